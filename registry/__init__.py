@@ -1,0 +1,34 @@
+"""The app factory: `create_app(config)` wires the registry service, the API and the dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from registry.config import DEFAULTS, STATIC_DIR, TEMPLATES_DIR
+from registry.service import RegistryService
+
+
+def create_app(config: dict[str, Any] | None = None, service: RegistryService | None = None) -> Flask:
+    """Build the app. Opening the sources may raise StartupError; `service` lets a command pass one it opened."""
+    app = Flask(
+        __name__,
+        template_folder=str(TEMPLATES_DIR),
+        static_folder=str(STATIC_DIR),
+    )
+    app.config.update(DEFAULTS)
+    if config:
+        app.config.update(config)
+    if service is None:
+        service = RegistryService.from_settings(
+            list(app.config["PROFILE_REGISTRIES"]),
+            app.config["DEFAULT_DATABASE"],
+            app.config["SEED_REGISTRY_FILE"],
+        )
+    from registry.api import register_api
+    from registry.api.common import EXTENSION_KEY
+
+    app.extensions[EXTENSION_KEY] = service
+    register_api(app)
+    return app

@@ -1,0 +1,17 @@
+"""The JSON API: one flask-smorest blueprint per resource, registered by `register_api`."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from registry.api import catalogs, current_profile, errors, health, profiles
+
+
+def register_api(app: Flask) -> Api:
+    """Create the smorest Api, register every blueprint and the error handlers."""
+    api = Api(app)
+    for module in (profiles, current_profile, catalogs, health):
+        api.register_blueprint(module.blp)
+    errors.install(app, api)
+    return api

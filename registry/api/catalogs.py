@@ -1,0 +1,29 @@
+"""GET /api/chat/schemas/middlewares and /extensions: the schema catalogs (contract §5, decisions.md)."""
+
+from __future__ import annotations
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from registry.api.common import service
+from registry.api.errors import json_body
+from registry.api.schemas import ExtensionSchemaItemSchema, MiddlewareSchemaItemSchema
+
+blp = Blueprint("schemas", __name__, url_prefix="/api/chat/schemas", description="Schema catalogs")
+
+
+@blp.route("/middlewares")
+class MiddlewareSchemas(MethodView):
+    @blp.response(200, MiddlewareSchemaItemSchema(many=True))
+    def get(self) -> Response:
+        """Registered middleware definitions with their config schemas, sorted by name."""
+        return json_body(service().catalog.middleware_items())
+
+
+@blp.route("/extensions")
+class ExtensionSchemas(MethodView):
+    @blp.response(200, ExtensionSchemaItemSchema(many=True))
+    def get(self) -> Response:
+        """Typed extension keys with their schemas, sorted by key."""
+        return json_body(service().catalog.extension_items())

@@ -1,0 +1,91 @@
+"""GET/POST /api/chat/profile: the current profile kept in the `chat_profile` cookie (contract §4.4)."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from registry.api.common import BadArgument, current_view, registry_arg
+from registry.api.errors import json_body
+from registry.api.schemas import CurrentProfileSchema, ErrorBodySchema
+from registry.chain import ChainView
+from registry.documents import MOCK_PARITY_SLUG
+from registry.errors import ProfileNotFound, SlugError
+from registry.model import parse_profile_slug, parse_registry_slug
+
+blp = Blueprint("current_profile", __name__, url_prefix="/api/chat", description="The current profile cookie")
+
+ERRORS = {"description": "plain text (JSON with `Accept: application/json`)", "schema": ErrorBodySchema}
+
+
+def _exists(view: ChainView, registry_slug: str, profile_slug: str) -> bool:
+    if profile_slug == MOCK_PARITY_SLUG:
+        return True
+    loaded = view.registries.get(registry_slug)
+    return loaded is not None and profile_slug in loaded.registry["profiles"]
+
+
+def _from_cookie(view: ChainView, cookie: str) -> tuple[str, str] | None:
+    """The qualified `registry/profile` form, else the legacy bare profile in the default registry."""
+    registry_part, sep, profile_part = cookie.partition("/")
+    if sep:
+        try:
+            registry_slug, profile_slug = parse_registry_slug(registry_part), parse_profile_slug(profile_part)
+        except SlugError:
+            return None
+        return (registry_slug, profile_slug) if _exists(view, registry_slug, profile_slug) else None
+    try:
+        profile_slug = parse_profile_slug(cookie)
+    except SlugError:
+        return None
+    return (view.default_registry, profile_slug) if _exists(view, view.default_registry, profile_slug) else None
+
+
+@blp.route("/profile")
+class CurrentProfile(MethodView):
+    @blp.response(200, CurrentProfileSchema)
+    @blp.alt_response(500, **ERRORS)
+    def get(self) -> Response:
+        """The cookie's profile if it still exists, else the default registry's default profile."""
+        view = current_view()
+        cookie = request.cookies.get(current_app.config["CHAT_PROFILE_COOKIE"], "")
+        chosen = _from_cookie(view, cookie) if cookie else None
+        if chosen is None:
+            registry = view.registry(view.default_registry)
+            chosen = (view.default_registry, registry.get("default_profile_slug") or "default")
+        return json_body({"profile": chosen[1], "registry": chosen[0]})
+
+    @blp.doc(requestBody={"content": {"application/json": {"schema": CurrentProfileSchema}}})
+    @blp.response(200, CurrentProfileSchema)
+    @blp.alt_response(400, **ERRORS)
+    @blp.alt_response(404, **ERRORS)
+    def post(self) -> Response:
+        """Select a profile: it must exist (or be `mock_parity`); sets `chat_profile=<registry>/<profile>`."""
+        try:
+            body = json.loads(request.get_data(as_text=True) or "")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise BadArgument("bad request") from exc
+        if not isinstance(body, dict) or not isinstance(body.get("profile", ""), str):
+            raise BadArgument("bad request")
+        try:
+            profile_slug = parse_profile_slug(body.get("profile") or "")
+        except SlugError as exc:
+            raise BadArgument("bad request") from exc
+        raw_registry = body.get("registry")
+        if raw_registry is not None and not isinstance(raw_registry, str):
+            raise BadArgument("invalid registry")
+        view = current_view()
+        registry_slug = registry_arg(raw_registry) or registry_arg(request.args.get("registry"))
+        registry_slug = registry_slug or view.default_registry
+        if profile_slug != MOCK_PARITY_SLUG:
+            # Unknown registry is 404 here, not the reference's 500: it is the client's mistake.
+            if view.registry(registry_slug)["profiles"].get(profile_slug) is None:
+                raise ProfileNotFound()
+        response = json_body({"profile": profile_slug, "registry": registry_slug})
+        # Written by hand to keep the reference's attribute order (Path, HttpOnly, Secure, SameSite).
+        cookie = current_app.config["CHAT_PROFILE_COOKIE"]
+        response.headers.add("Set-Cookie", f"{cookie}={registry_slug}/{profile_slug}; Path=/; HttpOnly; Secure; SameSite=Lax")
+        return response

@@ -1,0 +1,162 @@
+"""Error responses: the reference's plain text on its routes, JSON elsewhere under /api/, HTML for pages.
+
+flask-smorest installs one app-wide HTTPException handler; this module replaces it with one that picks the
+shape by path, so no request under /api/ ever gets an HTML page or a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from http import HTTPStatus
+
+from flask import Flask, Response, render_template, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from registry import gojson
+from registry.api.common import BadArgument
+from registry.errors import (
+    ProfileNotFound,
+    ReadOnlyStore,
+    RegistryError,
+    RegistryNotFound,
+    RegistryQuarantined,
+    ValidationError,
+    VersionConflict,
+)
+
+log = logging.getLogger(__name__)
+
+# Routes whose errors the reference writes as plain text (contract §4.0, §4.8).
+REFERENCE_PREFIXES = ("/api/chat/profiles", "/api/chat/profile", "/api/chat/schemas/")
+UNAVAILABLE = "profile registry unavailable"
+
+
+def is_reference_request() -> bool:
+    """True for the read routes the reference serves; our own write routes on the same paths answer JSON."""
+    path = request.path
+    if not path.startswith(REFERENCE_PREFIXES):
+        return False
+    if path == "/api/chat/profile":
+        return True
+    return request.method not in ("POST", "PUT", "PATCH", "DELETE")
+
+
+def wants_json() -> bool:
+    """The client asked for JSON explicitly (curl's */* and browsers get text)."""
+    best = request.accept_mimetypes.best_match(["text/plain", "application/json"])
+    return best == "application/json" and request.accept_mimetypes["application/json"] > request.accept_mimetypes[
+        "text/plain"
+    ]
+
+
+def json_error(status: int, message: str, **extra: object) -> Response:
+    """flask-smorest's JSON error shape."""
+    body = {"code": status, "status": HTTPStatus(status).phrase, "message": message} | extra
+    return Response(json.dumps(body) + "\n", status=status, mimetype="application/json")
+
+
+def text_error(status: int, message: str) -> Response:
+    """The reference's http.Error: plain text, nosniff, message and a newline; JSON if asked for."""
+    if wants_json():
+        return json_error(status, message)
+    response = Response(message + "\n", status=status, content_type="text/plain; charset=utf-8")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def api_error(status: int, message: str, **extra: object) -> Response:
+    """An error in the shape the current route uses."""
+    return text_error(status, message) if is_reference_request() else json_error(status, message, **extra)
+
+
+def status_of(exc: RegistryError) -> tuple[int, str, dict[str, object]]:
+    """The reference's error mapping (§4.8), with this project's fixes: 409 for conflicts, 500 naming a bad row."""
+    if isinstance(exc, (ProfileNotFound, RegistryNotFound)):
+        return 404, str(exc), {}
+    if isinstance(exc, ValidationError):
+        return 400, str(exc), {}
+    if isinstance(exc, ReadOnlyStore):
+        return 403, str(exc), {}
+    if isinstance(exc, VersionConflict):
+        return 409, str(exc), {"expected_version": exc.expected, "actual_version": exc.actual}
+    if isinstance(exc, RegistryQuarantined):
+        return 500, f"{UNAVAILABLE}: {exc}", {}
+    return 500, UNAVAILABLE, {}
+
+
+def registry_error_response(exc: RegistryError) -> Response:
+    status, message, extra = status_of(exc)
+    return api_error(status, message, **extra)
+
+
+def _reference_http_text(exc: HTTPException) -> str:
+    """The texts Go's mux and handlers use for route-level failures."""
+    if exc.code == 404:
+        return "404 page not found"
+    if exc.code == 405:
+        return "method not allowed"
+    if exc.code == 400:
+        return "bad request"
+    return exc.description or HTTPStatus(exc.code or 500).phrase
+
+
+def install(app: Flask, api: Api) -> None:
+    """Register the handlers; called after flask-smorest so ours replace its app-wide one."""
+
+    @app.before_request
+    def refuse_head_and_options() -> Response | None:
+        # Go's handlers accept GET only: HEAD and OPTIONS are 405 there, while Flask would answer them.
+        if request.method in ("HEAD", "OPTIONS") and request.path.startswith(REFERENCE_PREFIXES):
+            return text_error(405, "method not allowed")
+        return None
+
+    @app.errorhandler(BadArgument)
+    def handle_bad_argument(exc: BadArgument) -> Response:
+        return api_error(400, str(exc))
+
+    @app.errorhandler(RegistryError)
+    def handle_registry_error(exc: RegistryError) -> Response:
+        return registry_error_response(exc)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        if request.path.startswith("/api/"):
+            # A wrong method on a reference path is the reference's text whatever the method was.
+            if is_reference_request() or (code == 405 and request.path.startswith(REFERENCE_PREFIXES)):
+                response = text_error(code, _reference_http_text(exc))
+            else:
+                # webargs validation errors carry their messages in exc.data (flask-smorest's shape).
+                data = getattr(exc, "data", None) or {}
+                extra = {"errors": data["messages"]} if "messages" in data else {}
+                response = json_error(code, data.get("message") or exc.description or "", **extra)
+            if code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+                response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+            return response
+        return page_error(code, exc.description or HTTPStatus(code).phrase)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception) -> Response:
+        if isinstance(exc, HTTPException):
+            return handle_http_exception(exc)
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if request.path.startswith("/api/"):
+            return api_error(500, UNAVAILABLE if is_reference_request() else "internal server error")
+        return page_error(500, InternalServerError.description or "internal server error")
+
+
+def page_error(status: int, message: str) -> Response:
+    """An HTML error page for browser routes, in the site's layout."""
+    try:
+        html = render_template("error.html", status=status, phrase=HTTPStatus(status).phrase, message=message)
+    except Exception:  # the template itself failing must not turn an error page into a traceback
+        log.exception("error page template failed")
+        html = f"<!doctype html><title>{status}</title><h1>{status} {HTTPStatus(status).phrase}</h1>"
+    return Response(html, status=status, mimetype="text/html")
+
+
+def json_body(value: object, status: int = 200) -> Response:
+    """A success body in the reference's bytes (compact JSON and a newline)."""
+    return Response(gojson.body(value), status=status, mimetype="application/json")

@@ -1,0 +1,23 @@
+"""GET /api/health: ok or degraded, the database settings, quarantined rows and catalog sizes."""
+
+from __future__ import annotations
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from registry.api.common import service
+from registry.api.errors import json_body
+from registry.api.schemas import HealthSchema
+
+blp = Blueprint("health", __name__, url_prefix="/api", description="Service health")
+
+
+@blp.route("/health")
+class Health(MethodView):
+    @blp.response(200, HealthSchema)
+    @blp.alt_response(503, schema=HealthSchema, description="no registry can be read")
+    def get(self) -> Response:
+        """200 while anything can be served (status ok or degraded), 503 when no registry can be read."""
+        status, body = service().health()
+        return json_body(body, status)

@@ -1,0 +1,104 @@
+"""The reference's profile read routes: list, detail, and the registry-scoped `/default` read (contract §4.1-4.3)."""
+
+from __future__ import annotations
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from registry import gojson
+from registry.api.common import BadArgument, current_view, query_registry
+from registry.api.errors import json_body
+from registry.api.schemas import ErrorBodySchema, ProfileDocumentSchema, ProfileListItemSchema
+from registry.documents import MOCK_PARITY_SLUG, list_item, mock_parity_document, mock_parity_item, profile_document
+from registry.errors import SlugError
+from registry.model import parse_profile_slug
+
+blp = Blueprint("profiles", __name__, url_prefix="/api/chat/profiles", description="Profiles (the reference's read API)")
+
+# Documented rather than parsed by webargs: the reference's texts for a bad value are route-specific.
+REGISTRY_PARAM = {"in": "query", "name": "registry", "schema": {"type": "string"}, "required": False}
+ERRORS = {"description": "plain text (JSON with `Accept: application/json`)", "schema": ErrorBodySchema}
+
+
+def profile_slug_arg(raw: str) -> str:
+    """The path slug; the reference parses it before anything else (400 `invalid profile slug`)."""
+    try:
+        return parse_profile_slug(raw)
+    except SlugError as exc:
+        raise BadArgument("invalid profile slug") from exc
+
+
+def list_body(registry_slug: str) -> bytes:
+    """The list route's bytes for one view and one `?registry=`, built once per database generation."""
+    view = current_view()
+    cache_key = f"list:{registry_slug}"
+    cached = view.cache.get(cache_key)
+    if isinstance(cached, bytes):
+        return cached
+    items = []
+    if registry_slug:
+        registry = view.registry(registry_slug)
+        items = [list_item(registry_slug, registry, p) for p in registry["profiles"].values()]
+        if registry_slug == view.default_registry:
+            items.append(mock_parity_item(view.default_registry))
+    else:
+        for slug, loaded in view.registries.items():
+            items.extend(list_item(slug, loaded.registry, p) for p in loaded.registry["profiles"].values())
+        items.append(mock_parity_item(view.default_registry))
+    items.sort(key=lambda item: item["slug"])
+    body = gojson.body(items)
+    view.cache[cache_key] = body
+    return body
+
+
+@blp.route("")
+class ProfileList(MethodView):
+    @blp.doc(parameters=[REGISTRY_PARAM])
+    @blp.response(200, ProfileListItemSchema(many=True))
+    @blp.alt_response(400, **ERRORS)
+    @blp.alt_response(404, **ERRORS)
+    @blp.alt_response(500, **ERRORS)
+    def get(self) -> Response:
+        """Every profile (or one registry's), sorted by slug, with the synthetic `mock_parity` item."""
+        return Response(list_body(query_registry()), mimetype="application/json")
+
+
+def profile_detail(slug: str) -> Response:
+    profile_slug = profile_slug_arg(slug)
+    view = current_view()
+    if profile_slug == MOCK_PARITY_SLUG:
+        return json_body(mock_parity_document(view.default_registry))
+    registry_slug = query_registry()
+    if registry_slug:
+        profile = view.profile(registry_slug, profile_slug)
+    else:
+        registry_slug, profile = view.find_profile(profile_slug)
+    return json_body(profile_document(registry_slug, view.registry(registry_slug), profile))
+
+
+# strict_slashes=False: the reference also serves `/<slug>/` (contract §4.2).
+@blp.route("/<slug>", strict_slashes=False)
+class ProfileDetail(MethodView):
+    @blp.doc(parameters=[REGISTRY_PARAM])
+    @blp.response(200, ProfileDocumentSchema)
+    @blp.alt_response(400, **ERRORS)
+    @blp.alt_response(404, **ERRORS)
+    def get(self, slug: str) -> Response:
+        """One profile; without `?registry=` the first registry (alphabetically) that holds it."""
+        return profile_detail(slug)
+
+
+@blp.route("/<slug>/default")
+class ProfileInDefaultRegistry(MethodView):
+    @blp.doc(parameters=[REGISTRY_PARAM])
+    @blp.response(200, ProfileDocumentSchema)
+    @blp.alt_response(400, **ERRORS)
+    @blp.alt_response(404, **ERRORS)
+    def get(self, slug: str) -> Response:
+        """The profile `slug` in `?registry=` or the default registry (a read, not a default setter)."""
+        profile_slug = profile_slug_arg(slug)
+        view = current_view()
+        registry_slug = query_registry() or view.default_registry
+        profile = view.profile(registry_slug, profile_slug)
+        return json_body(profile_document(registry_slug, view.registry(registry_slug), profile))

@@ -1,0 +1,133 @@
+"""Marshmallow schemas of the API bodies; the reference routes write their bytes directly but are documented here."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+
+class ErrorBodySchema(Schema):
+    """The JSON error shape (flask-smorest's), also given by reference routes to `Accept: application/json`."""
+
+    code = fields.Integer(required=True)
+    status = fields.String(required=True)
+    message = fields.String()
+    errors = fields.Dict()
+
+
+class CostSchema(Schema):
+    input = fields.Float()
+    output = fields.Float()
+    cache_read = fields.Float()
+    cache_write = fields.Float()
+
+
+class ModelInfoSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    reasoning = fields.Boolean()
+    input = fields.List(fields.String())
+    context_window = fields.Integer()
+    quality_high_watermark = fields.Integer()
+    max_output_tokens = fields.Integer()
+    cost = fields.Nested(CostSchema)
+    metadata = fields.Dict()
+
+
+class ProfileListItemSchema(Schema):
+    """An element of GET /api/chat/profiles; empty fields are omitted as in the reference."""
+
+    registry = fields.String(required=True)
+    slug = fields.String(required=True)
+    display_name = fields.String()
+    description = fields.String()
+    default_prompt = fields.String()
+    extensions = fields.Dict(keys=fields.String())
+    model_info = fields.Nested(ModelInfoSchema)
+    is_default = fields.Boolean(metadata={"description": "present only when true"})
+    version = fields.Integer()
+
+
+class MetadataSchema(Schema):
+    source = fields.String()
+    version = fields.Integer()
+    created_at_ms = fields.Integer()
+    updated_at_ms = fields.Integer()
+    created_by = fields.String()
+    updated_by = fields.String()
+    tags = fields.List(fields.String())
+
+
+class MiddlewareUseSchema(Schema):
+    name = fields.String(required=True)
+    id = fields.String()
+    enabled = fields.Boolean()
+    config = fields.Dict()
+
+
+class RuntimeSchema(Schema):
+    system_prompt = fields.String()
+    middlewares = fields.List(fields.Nested(MiddlewareUseSchema))
+    tools = fields.List(fields.String())
+
+
+class ProfileDocumentSchema(Schema):
+    """GET /api/chat/profiles/<slug>."""
+
+    registry = fields.String(required=True)
+    slug = fields.String(required=True)
+    display_name = fields.String()
+    description = fields.String()
+    runtime = fields.Nested(RuntimeSchema)
+    metadata = fields.Nested(MetadataSchema, required=True)
+    extensions = fields.Dict(keys=fields.String())
+    model_info = fields.Nested(ModelInfoSchema)
+    is_default = fields.Boolean(required=True)
+
+
+
+class CurrentProfileSchema(Schema):
+    """Body of GET/POST /api/chat/profile."""
+
+    profile = fields.String(required=True)
+    registry = fields.String()
+
+
+class MiddlewareSchemaItemSchema(Schema):
+    name = fields.String(required=True)
+    version = fields.Integer(required=True)
+    display_name = fields.String()
+    description = fields.String()
+    schema = fields.Dict(required=True)
+
+
+class ExtensionSchemaItemSchema(Schema):
+    key = fields.String(required=True)
+    schema = fields.Dict(required=True)
+
+
+class QuarantineSchema(Schema):
+    slug = fields.String(required=True)
+    reason = fields.String(required=True)
+
+
+class DatabaseHealthSchema(Schema):
+    path = fields.String()
+    journal_mode = fields.String()
+    busy_timeout_ms = fields.Integer()
+    read_only = fields.Boolean()
+    permission_warnings = fields.List(fields.String())
+
+
+class HealthSchema(Schema):
+    """GET /api/health."""
+
+    status = fields.String(required=True, metadata={"description": "ok or degraded"})
+    database = fields.String()
+    journal_mode = fields.String()
+    busy_timeout_ms = fields.Integer()
+    databases = fields.List(fields.Nested(DatabaseHealthSchema))
+    registries = fields.Integer()
+    default_registry = fields.String()
+    quarantined = fields.List(fields.Nested(QuarantineSchema))
+    catalogs = fields.Dict(keys=fields.String(), values=fields.Integer())
+    problems = fields.List(fields.String())

@@ -1,0 +1,35 @@
+"""The `profile-registry` command group. Each subcommand lives in its own module with `add_parser(subparsers)`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from registry.cli import serve
+from registry.errors import StartupError
+
+# Subcommand modules, in the order `--help` lists them.
+COMMANDS = [serve]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(prog="profile-registry", description="Run and operate a SQLite profile registry.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script and of `python -m registry`; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.run(args) or 0)
+    except StartupError as exc:
+        print(f"profile-registry {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,162 @@
+"""The reference's response documents (contract §4.9, §4.11): list items, profile documents, redaction."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from registry.model import Profile, Registry, model_info_of
+
+RUNTIME_KEY = "pinocchio.webchat_runtime@v1"
+OAUTH_KEY = "pinocchio.oauth@v1"
+_OAUTH_SECRETS = ("access_token", "refresh_token", "client_secret")
+REDACTED = "<redacted>"
+
+MOCK_PARITY_SLUG = "mock_parity"
+MOCK_PARITY_DISPLAY_NAME = "Mock parity engine"
+MOCK_PARITY_DESCRIPTION = "Deterministic web-chat event stream for parity tests; no LLM/API key required."
+
+_METADATA_FIELDS = ("source", "version", "created_at_ms", "updated_at_ms", "created_by", "updated_by", "tags")
+_MODEL_INFO_FIELDS = (
+    "id",
+    "name",
+    "reasoning",
+    "input",
+    "context_window",
+    "quality_high_watermark",
+    "max_output_tokens",
+    "cost",
+    "metadata",
+)
+
+
+def redact_extensions(extensions: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy with OAuth secrets replaced; keys in sorted order as Go emits a map."""
+    out = {key: copy.deepcopy(extensions[key]) for key in sorted(extensions)}
+    oauth = out.get(OAUTH_KEY)
+    if isinstance(oauth, dict):
+        for name in _OAUTH_SECRETS:
+            if name in oauth:
+                oauth[name] = REDACTED
+    return out
+
+
+def metadata_document(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Metadata in the reference's field order, zero values omitted."""
+    return {name: metadata[name] for name in _METADATA_FIELDS if metadata.get(name)}
+
+
+def model_info_document(info: dict[str, Any]) -> dict[str, Any]:
+    """model_info in the reference's field order; cost always carries input and output."""
+    doc: dict[str, Any] = {}
+    for name in _MODEL_INFO_FIELDS:
+        if name not in info or info[name] is None:
+            continue
+        value = info[name]
+        if name == "cost" and isinstance(value, dict):
+            value = {"input": value.get("input", 0), "output": value.get("output", 0)} | {
+                k: value[k] for k in ("cache_read", "cache_write") if value.get(k)
+            }
+        doc[name] = value
+    return doc
+
+
+def decode_runtime(profile: Profile) -> dict[str, Any] | None:
+    """The profile's own webchat runtime extension, or None if absent or not of the runtime's shape."""
+    value = profile.get("extensions", {}).get(RUNTIME_KEY)
+    if not isinstance(value, dict):
+        return None
+    runtime: dict[str, Any] = {}
+    prompt = value.get("system_prompt")
+    if prompt is not None:
+        if not isinstance(prompt, str):
+            return None
+        if prompt:
+            runtime["system_prompt"] = prompt
+    middlewares = value.get("middlewares")
+    if middlewares is not None:
+        if not isinstance(middlewares, list):
+            return None
+        uses = []
+        for use in middlewares:
+            if not isinstance(use, dict) or not isinstance(use.get("name", ""), str):
+                return None
+            if not isinstance(use.get("id", ""), str) or not isinstance(use.get("enabled", False), bool):
+                return None
+            if use.get("config") is not None and not isinstance(use["config"], dict):
+                return None
+            item: dict[str, Any] = {"name": use.get("name", "")}
+            if use.get("id"):
+                item["id"] = use["id"]
+            if "enabled" in use and use["enabled"] is not None:
+                item["enabled"] = use["enabled"]
+            if use.get("config"):
+                item["config"] = use["config"]
+            uses.append(item)
+        if uses:
+            runtime["middlewares"] = uses
+    tools = value.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
+            return None
+        if tools:
+            runtime["tools"] = tools
+    return runtime
+
+
+def list_item(registry_slug: str, registry: Registry, profile: Profile) -> dict[str, Any]:
+    """One element of GET /api/chat/profiles."""
+    item: dict[str, Any] = {"registry": registry_slug, "slug": profile["slug"]}
+    if profile.get("display_name"):
+        item["display_name"] = profile["display_name"]
+    if profile.get("description"):
+        item["description"] = profile["description"]
+    runtime = decode_runtime(profile)
+    if runtime and runtime.get("system_prompt"):
+        item["default_prompt"] = runtime["system_prompt"]
+    if profile.get("extensions"):
+        item["extensions"] = redact_extensions(profile["extensions"])
+    info = model_info_of(profile)
+    if info is not None:
+        item["model_info"] = model_info_document(info)
+    if registry.get("default_profile_slug") == profile["slug"]:
+        item["is_default"] = True
+    version = profile.get("metadata", {}).get("version")
+    if version:
+        item["version"] = version
+    return item
+
+
+def profile_document(registry_slug: str, registry: Registry, profile: Profile) -> dict[str, Any]:
+    """GET /api/chat/profiles/<slug>: the profile with its runtime decoded and `is_default` always present."""
+    doc: dict[str, Any] = {"registry": registry_slug, "slug": profile["slug"]}
+    if profile.get("display_name"):
+        doc["display_name"] = profile["display_name"]
+    if profile.get("description"):
+        doc["description"] = profile["description"]
+    runtime = decode_runtime(profile)
+    if runtime is not None:
+        doc["runtime"] = runtime
+    doc["metadata"] = metadata_document(profile.get("metadata", {}))
+    if profile.get("extensions"):
+        doc["extensions"] = redact_extensions(profile["extensions"])
+    info = model_info_of(profile)
+    if info is not None:
+        doc["model_info"] = model_info_document(info)
+    doc["is_default"] = registry.get("default_profile_slug") == profile["slug"]
+    return doc
+
+
+def mock_parity_item(default_registry: str) -> dict[str, Any]:
+    """The synthetic list item appended for the default registry."""
+    return {
+        "registry": default_registry,
+        "slug": MOCK_PARITY_SLUG,
+        "display_name": MOCK_PARITY_DISPLAY_NAME,
+        "description": MOCK_PARITY_DESCRIPTION,
+    }
+
+
+def mock_parity_document(default_registry: str) -> dict[str, Any]:
+    """The synthetic detail document, served whatever `?registry=` says."""
+    return mock_parity_item(default_registry) | {"metadata": {}, "is_default": False}

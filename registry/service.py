@@ -1,0 +1,120 @@
+"""The running registry service: sources opened from settings, the chain, the catalogs and the health report."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from registry import gojson
+from registry.catalog import SchemaCatalog, default_catalog
+from registry.chain import RegistryChain
+from registry.errors import StartupError
+from registry.model import encode_registry
+from registry.sources import SQLiteSource, SourceSpec, load_yaml_registry, open_source, parse_entries
+
+log = logging.getLogger(__name__)
+
+
+def seed_database(source: SQLiteSource, seed_file: Path) -> None:
+    """Fill a just-created database once from the example YAML registry."""
+    registry = load_yaml_registry(seed_file.read_text(encoding="utf-8"), str(seed_file))
+    now = int(time.time() * 1000)
+    registry["metadata"] = {"source": "seed", "version": 1, "created_at_ms": now, "updated_at_ms": now}
+    source.store.put_payload(registry["slug"], gojson.dumps(encode_registry(registry)), now)
+    log.info("seeded new database %s from %s", source.store.target.path, seed_file)
+
+
+@dataclass
+class RegistryService:
+    """What the web layers and commands share: the chain of sources and the schema catalogs."""
+
+    chain: RegistryChain
+    catalog: SchemaCatalog
+    specs: list[SourceSpec]
+
+    @classmethod
+    def from_settings(cls, entries: list[str], default_database: str, seed_file: str | None) -> RegistryService:
+        """Open every source (or the default database, seeded when new); StartupError on any problem."""
+        specs = parse_entries(entries)
+        seed_default = not specs
+        if seed_default:
+            Path(default_database).parent.mkdir(parents=True, exist_ok=True)
+            specs = [SourceSpec("sqlite", default_database, default_database)]
+        sources = []
+        try:
+            for i, spec in enumerate(specs):
+                try:
+                    source = open_source(spec)
+                except StartupError as exc:
+                    raise StartupError(f"profile registry source {i} ({spec.raw}): {exc}") from exc
+                sources.append(source)
+                if seed_default and isinstance(source, SQLiteSource) and source.store.created and seed_file:
+                    seed_database(source, Path(seed_file))
+            chain = RegistryChain(sources)
+        except BaseException:
+            for source in sources:
+                source.close()
+            raise
+        view = chain.startup_view
+        if not view.registries and not view.quarantined:
+            log.warning("validation error (profile-settings.profile-registries): no registries loaded from sources")
+        return cls(chain, default_catalog(), specs)
+
+    def sqlite_sources(self) -> list[SQLiteSource]:
+        """The SQLite sources, in chain order."""
+        return [s for s in self.chain.sources if isinstance(s, SQLiteSource)]
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """GET /api/health: 200 ok/degraded while anything can be served, 503 when no registry can be read."""
+        view = self.chain.view()
+        databases = []
+        for source in self.sqlite_sources():
+            settings = source.store.settings()
+            databases.append(
+                {
+                    "path": str(source.store.target.path),
+                    "journal_mode": settings["journal_mode"],
+                    "busy_timeout_ms": settings["busy_timeout_ms"],
+                    "read_only": source.store.read_only,
+                    "permission_warnings": permission_warnings(source.store.target.path),
+                }
+            )
+        quarantined = [{"slug": q.slug, "reason": q.reason} for q in view.quarantined.values()]
+        problems = self.catalog.problems()
+        status = "degraded" if quarantined or problems else "ok"
+        first = databases[0] if databases else {}
+        body = {
+            "status": status,
+            "database": first.get("path", ""),
+            "journal_mode": first.get("journal_mode", ""),
+            "busy_timeout_ms": first.get("busy_timeout_ms", 0),
+            "databases": databases,
+            "registries": len(view.registries),
+            "default_registry": view.default_registry,
+            "quarantined": quarantined,
+            "catalogs": {
+                "middlewares": len(self.catalog.middlewares),
+                "extensions": len(self.catalog.extensions),
+            },
+            "problems": problems,
+        }
+        code = 503 if not view.registries and quarantined else 200
+        return code, body
+
+
+def permission_warnings(path: Path) -> list[str]:
+    """POSIX mode bits that expose a database (or snapshot) to other users; empty on Windows."""
+    if os.name != "posix" or not path.exists():
+        return []
+    mode = path.stat().st_mode
+    warnings = []
+    if mode & stat.S_IROTH:
+        warnings.append(f"{path} is readable by every user (mode {stat.S_IMODE(mode):o})")
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        warnings.append(f"{path} is writable by other users (mode {stat.S_IMODE(mode):o})")
+    return warnings

@@ -1,0 +1,172 @@
+"""`--profile-registries` entries: parsing them (contract §3.2) and opening each as a registry source."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import yaml
+
+from registry import db
+from registry.errors import RegistryError, StartupError, ValidationError
+from registry.model import DecodeError, Registry, decode_profile, decode_registry, validate_registry
+from registry.store import LoadedRegistry, SQLiteRegistryStore, StoreSnapshot
+
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+SQLITE_HEADER = b"SQLite format 3"
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One parsed entry: its kind (`yaml`, `sqlite`, `sqlite-dsn`) and the path or DSN."""
+
+    kind: str
+    location: str
+    raw: str
+
+
+def split_entries(values: list[str]) -> list[str]:
+    """Flag values as a repeatable, comma-separated list (CSV quoting allowed); entries trimmed, blanks dropped."""
+    entries: list[str] = []
+    for value in values:
+        for row in csv.reader([value], skipinitialspace=True):
+            entries.extend(item.strip() for item in row if item.strip())
+    return entries
+
+
+def parse_entry(entry: str) -> SourceSpec:
+    """Classify one entry in the reference's order: prefixes, SQLite suffix, header sniffing, else YAML."""
+    raw = entry
+    entry = entry.strip()
+    for prefix, kind, empty in (
+        ("yaml://", "yaml", "yaml profile registry source path is empty"),
+        ("yaml:", "yaml", "yaml profile registry source path is empty"),
+        ("sqlite-dsn:", "sqlite-dsn", "sqlite-dsn profile registry source is empty"),
+        ("sqlite:", "sqlite", "sqlite profile registry source path is empty"),
+    ):
+        if entry.startswith(prefix):
+            rest = entry[len(prefix) :].strip()
+            if not rest:
+                raise StartupError(empty)
+            return SourceSpec(kind, rest, raw)
+    if entry.lower().endswith(SQLITE_SUFFIXES):
+        return SourceSpec("sqlite", entry, raw)
+    path = Path(entry)
+    if path.is_file():
+        try:
+            with path.open("rb") as handle:
+                header = handle.read(len(SQLITE_HEADER))
+        except OSError as exc:
+            raise StartupError(f"cannot read profile registry source {entry}: {exc.strerror}") from exc
+        if header == SQLITE_HEADER:
+            return SourceSpec("sqlite", entry, raw)
+    return SourceSpec("yaml", entry, raw)
+
+
+def parse_entries(values: list[str]) -> list[SourceSpec]:
+    """All entries of the flag, each failure wrapped with its 0-based index as the reference does."""
+    specs = []
+    for i, entry in enumerate(split_entries(values)):
+        try:
+            specs.append(parse_entry(entry))
+        except StartupError as exc:
+            raise StartupError(f"parse profile registry source {i}: {exc}") from exc
+    return specs
+
+
+class RegistrySource(Protocol):
+    """Anything that yields snapshots of registries: a SQLite store or a YAML file."""
+
+    label: str
+
+    def snapshot(self) -> StoreSnapshot: ...
+
+    def close(self) -> None: ...
+
+
+class SQLiteSource:
+    """A SQLite database as a source; reads are fresh (see store.py)."""
+
+    def __init__(self, store: SQLiteRegistryStore, label: str) -> None:
+        self.store = store
+        self.label = label
+
+    def snapshot(self) -> StoreSnapshot:
+        return self.store.snapshot()
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class YAMLSource:
+    """A YAML registry file, read once at start (the reference never re-reads it either)."""
+
+    def __init__(self, registry: Registry, label: str, size: int) -> None:
+        self.label = label
+        self._snapshot = StoreSnapshot({registry["slug"]: LoadedRegistry(registry["slug"], registry, 0, size)}, {}, 1)
+
+    def snapshot(self) -> StoreSnapshot:
+        return self._snapshot
+
+    def close(self) -> None:
+        pass
+
+
+def load_yaml_registry(text: str, label: str) -> Registry:
+    """The reference's single-registry YAML format (contract §3.3) as a normalised, validated registry."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise StartupError(f"yaml profile registry source {label!r}: {exc}".replace("\n", " ")) from exc
+    if document is None:
+        raise StartupError(f'yaml profile registry source "{label}" did not contain a registry')
+    if not isinstance(document, dict):
+        raise StartupError(f"yaml profile registry source {label!r}: expected a mapping at top level")
+    if "registries" in document:
+        raise StartupError(f"yaml profile registry source {label!r}: top-level 'registries' is not supported")
+    if "default_profile_slug" in document:
+        raise StartupError(
+            f'yaml profile registry source {label!r} does not support default_profile_slug; use profile slug "default"'
+        )
+    if "slug" not in document:
+        raise StartupError(
+            f"yaml profile registry source {label!r}: missing top-level 'slug' (the legacy map-of-profiles "
+            "format is not supported)"
+        )
+    try:
+        # YAML fills each profile's slug from its map key; JSON payloads must carry it.
+        profiles = document.get("profiles") or {}
+        if not isinstance(profiles, dict):
+            raise DecodeError("registry.profiles: expected a mapping")
+        for key, value in profiles.items():
+            if isinstance(value, dict) and not value.get("slug"):
+                value["slug"] = str(key)
+        registry = decode_registry(document)
+        for key, profile in list(registry["profiles"].items()):
+            if profile is None:
+                registry["profiles"][key] = decode_profile({"slug": key}, key)
+        if registry["profiles"]:
+            names = sorted(registry["profiles"])
+            registry["default_profile_slug"] = "default" if "default" in names else names[0]
+        validate_registry(registry)
+    except (DecodeError, RegistryError) as exc:
+        prefix = "engine profile YAML registry validation failed: " if isinstance(exc, ValidationError) else ""
+        raise StartupError(f"yaml profile registry source {label!r}: {prefix}{exc}") from exc
+    return registry
+
+
+def open_source(spec: SourceSpec) -> RegistrySource:
+    """Open one source; any failure is a StartupError with a one-line reason."""
+    if spec.kind == "yaml":
+        path = Path(spec.location)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise StartupError(f"yaml profile registry source {spec.location!r}: file not found") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StartupError(f"yaml profile registry source {spec.location!r}: {exc}") from exc
+        return YAMLSource(load_yaml_registry(text, spec.location), spec.raw, len(text.encode()))
+    target = db.target_from_dsn(spec.location) if spec.kind == "sqlite-dsn" else db.target_from_path(spec.location)
+    return SQLiteSource(SQLiteRegistryStore(target).open(), spec.raw)

@@ -1,0 +1,267 @@
+"""All SQL on the profile_registries table: open and migrate, load rows into snapshots, write rows.
+
+No Flask here. Reads are served from an immutable `StoreSnapshot`; `snapshot()` checks `PRAGMA data_version`
+on a watcher connection so that a commit by any other connection (another process, the sqlite3 shell, our own
+writer connections, a restore) is seen on the next call, while an unchanged database costs one PRAGMA.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from registry import db
+from registry.errors import RegistryError, SlugError, StartupError, ValidationError
+from registry.model import DecodeError, Registry, decode_registry, parse_registry_slug, validate_registry
+
+log = logging.getLogger(__name__)
+
+TABLE = "profile_registries"
+CREATE_TABLE = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+    "slug TEXT PRIMARY KEY, payload_json TEXT NOT NULL, updated_at_ms INTEGER NOT NULL DEFAULT 0)"
+)
+EXPECTED_COLUMNS = ("slug", "payload_json", "updated_at_ms")
+# Our schema version, kept in PRAGMA user_version so the table stays exactly the reference's.
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LoadedRegistry:
+    """A healthy row: the normalised registry and the row's bookkeeping."""
+
+    slug: str
+    registry: Registry
+    updated_at_ms: int
+    payload_size: int
+
+
+@dataclass(frozen=True)
+class QuarantinedRow:
+    """A row that failed to decode or validate; kept out of service with the reason."""
+
+    slug: str
+    reason: str
+    updated_at_ms: int
+    payload_size: int
+
+
+@dataclass(frozen=True)
+class StoreSnapshot:
+    """Everything one read of the table produced, sorted by slug. Never mutated after construction."""
+
+    registries: dict[str, LoadedRegistry] = field(default_factory=dict)
+    quarantined: dict[str, QuarantinedRow] = field(default_factory=dict)
+    generation: int = 0
+
+
+def parse_row(row_slug: str, payload_json: str) -> Registry:
+    """Decode and validate one row as the reference does at load (contract §1.3); raises with the reason."""
+    try:
+        payload = json.loads(payload_json)
+    except json.JSONDecodeError as exc:
+        raise DecodeError(f"payload_json is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    registry = decode_registry(payload)
+    row = parse_registry_slug(row_slug)
+    if not registry["slug"]:
+        registry["slug"] = row
+    elif registry["slug"] != row:
+        raise DecodeError(f'sqlite profile store: slug mismatch payload="{registry["slug"]}" row="{row}"')
+    validate_registry(registry)
+    return registry
+
+
+def describe_open_error(path: Path, exc: Exception) -> str:
+    """One line that tells the operator why a database file cannot be used."""
+    if path.is_dir():
+        return f"cannot open database {path}: it is a directory"
+    if not path.parent.exists():
+        return f"cannot open database {path}: folder {path.parent} does not exist"
+    text = str(exc)
+    if "not a database" in text:
+        return f"cannot open database {path}: the file is not a SQLite database"
+    if "readonly" in text or "read-only" in text:
+        return f"cannot open database {path}: the file or its folder is read-only ({text})"
+    return f"cannot open database {path}: {text}"
+
+
+class SQLiteRegistryStore:
+    """One SQLite registry database: migration at open, fresh snapshots on read, whole-row writes."""
+
+    def __init__(self, target: db.DatabaseTarget) -> None:
+        self.target = target
+        self.read_only = False
+        self._lock = threading.Lock()
+        self._watcher: sqlite3.Connection | None = None
+        self._seen_data_version: int | None = None
+        self._snapshot = StoreSnapshot()
+        self._parsed: dict[str, tuple[str, Registry | str]] = {}
+        self._reported: set[tuple[str, str]] = set()
+        self.created = False
+
+    # --- opening ------------------------------------------------------------------------------------------
+
+    def open(self) -> SQLiteRegistryStore:
+        """Create the file and table when missing, check the schema, load the rows. Raises StartupError."""
+        path = self.target.path
+        self.created = not path.exists()
+        self.read_only = path.is_file() and not os.access(path, os.W_OK)
+        if self.created and path.parent.is_dir():
+            # Prompts in a registry are sensitive: create the file owner-only before SQLite does (SQLite would
+            # make it 0644), so the -wal and -shm files, which copy the main file's mode, are owner-only too.
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        try:
+            conn = db.connect(self.target, read_only=self.read_only, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StartupError(describe_open_error(path, exc)) from exc
+        try:
+            self._migrate(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StartupError(describe_open_error(path, exc)) from exc
+        except StartupError:
+            conn.close()
+            raise
+        self._watcher = conn
+        self.snapshot()
+        return self
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        if TABLE in tables:
+            columns = tuple(r[1] for r in conn.execute(f"PRAGMA table_info({TABLE})"))
+            if not set(EXPECTED_COLUMNS) <= set(columns):
+                raise StartupError(
+                    f"database {self.target.path}: table {TABLE} has columns {', '.join(columns)}, "
+                    f"expected {', '.join(EXPECTED_COLUMNS)}"
+                )
+            return
+        others = [t for t in tables if not t.startswith("sqlite_")]
+        if others:
+            raise StartupError(
+                f"database {self.target.path} has no {TABLE} table but holds other tables "
+                f"({', '.join(sorted(others)[:5])}): it looks like another application's database; not touching it"
+            )
+        if self.read_only:
+            raise StartupError(f"database {self.target.path} is read-only and has no {TABLE} table")
+        with db.transaction(conn, self.target):
+            conn.execute(CREATE_TABLE)
+            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        """Close the watcher connection; idempotent."""
+        with self._lock:
+            if self._watcher is not None:
+                self._watcher.close()
+                self._watcher = None
+
+    def connect(self) -> sqlite3.Connection:
+        """A new connection for one thread's use (writes, backups); the caller closes it."""
+        return db.connect(self.target, read_only=self.read_only)
+
+    # --- reading ------------------------------------------------------------------------------------------
+
+    def snapshot(self) -> StoreSnapshot:
+        """The current rows; reloaded only when another connection committed since the last call."""
+        with self._lock:
+            if self._watcher is None:
+                raise RegistryError("sqlite profile store closed")
+            version = self._watcher.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._seen_data_version:
+                self._snapshot = self._load(self._watcher)
+                self._seen_data_version = version
+            return self._snapshot
+
+    def settings(self) -> dict[str, Any]:
+        """journal_mode and busy_timeout as SQLite reports them, for /api/health."""
+        with self._lock:
+            if self._watcher is None:
+                raise RegistryError("sqlite profile store closed")
+            return {
+                "journal_mode": self._watcher.execute("PRAGMA journal_mode").fetchone()[0],
+                "busy_timeout_ms": self._watcher.execute("PRAGMA busy_timeout").fetchone()[0],
+            }
+
+    def _load(self, conn: sqlite3.Connection) -> StoreSnapshot:
+        rows = conn.execute(f"SELECT slug, payload_json, updated_at_ms FROM {TABLE} ORDER BY slug ASC").fetchall()
+        registries: dict[str, LoadedRegistry] = {}
+        quarantined: dict[str, QuarantinedRow] = {}
+        parsed: dict[str, tuple[str, Registry | str]] = {}
+        for row_slug, payload_json, updated_at_ms in rows:
+            payload_json = payload_json if isinstance(payload_json, str) else bytes(payload_json or b"").decode()
+            cached = self._parsed.get(row_slug)
+            if cached is not None and cached[0] == payload_json:
+                result = cached[1]
+            else:
+                result = self._parse(row_slug, payload_json)
+            parsed[row_slug] = (payload_json, result)
+            size = len(payload_json.encode("utf-8"))
+            updated = int(updated_at_ms or 0)
+            if isinstance(result, str):
+                key = _normalised_or_raw(row_slug)
+                quarantined[key] = QuarantinedRow(key, result, updated, size)
+                if (key, result) not in self._reported:
+                    self._reported.add((key, result))
+                    log.error("registry %r quarantined: %s", key, result)
+            else:
+                # Two rows that normalise to one slug: the later row wins, as in the reference.
+                registries[result["slug"]] = LoadedRegistry(result["slug"], result, updated, size)
+        self._parsed = parsed
+        return StoreSnapshot(registries, quarantined, self._snapshot.generation + 1)
+
+    @staticmethod
+    def _parse(row_slug: str, payload_json: str) -> Registry | str:
+        """The registry, or the reason it is quarantined."""
+        try:
+            return parse_row(row_slug, payload_json)
+        except (DecodeError, SlugError, ValidationError) as exc:
+            return str(exc)
+
+    def raw_rows(self) -> list[tuple[str, str, int]]:
+        """Every row as stored (slug, payload_json, updated_at_ms), for inspection tools."""
+        conn = self.connect()
+        try:
+            return conn.execute(f"SELECT slug, payload_json, updated_at_ms FROM {TABLE} ORDER BY slug").fetchall()
+        finally:
+            conn.close()
+
+    # --- writing ------------------------------------------------------------------------------------------
+
+    def put_payload(self, slug: str, payload_json: str, updated_at_ms: int | None = None) -> None:
+        """Insert or replace one registry row as given, then checkpoint so the main file holds it."""
+        now = int(time.time() * 1000) if updated_at_ms is None else updated_at_ms
+        conn = self.connect()
+        try:
+            with db.transaction(conn, self.target):
+                conn.execute(
+                    f"INSERT INTO {TABLE} (slug, payload_json, updated_at_ms) VALUES (?, ?, ?) "
+                    "ON CONFLICT(slug) DO UPDATE SET payload_json=excluded.payload_json, "
+                    "updated_at_ms=excluded.updated_at_ms",
+                    (slug, payload_json, now),
+                )
+            checkpoint(conn)
+        finally:
+            conn.close()
+
+
+def checkpoint(conn: sqlite3.Connection) -> None:
+    """Move committed WAL pages into the main file, so a plain `cp` of the database holds every row.
+
+    PASSIVE never waits for readers; if a reader pins the WAL the pages move at the next write.
+    """
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def _normalised_or_raw(slug: str) -> str:
+    try:
+        return parse_registry_slug(slug)
+    except SlugError:
+        return slug
