@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask import Flask
+
+from registry.auth import load_tokens
 
 from registry.config import DEFAULTS, STATIC_DIR, TEMPLATES_DIR
 from registry.service import RegistryService
@@ -26,6 +29,10 @@ def create_app(config: dict[str, Any] | None = None, service: RegistryService | 
             app.config["DEFAULT_DATABASE"],
             app.config["SEED_REGISTRY_FILE"],
         )
+    if app.config["ADMIN_TOKENS"] is None:
+        app.config["ADMIN_TOKENS"] = load_tokens(app.config["ADMIN_TOKEN_FILE"])
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
     from registry.api import register_api
     from registry.api.common import EXTENSION_KEY
 

@@ -29,6 +29,12 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_DATABASE": "data/profiles.db",
     # The example registry copied into DEFAULT_DATABASE when that file is created.
     "SEED_REGISTRY_FILE": str(DATA_DIR / "example-registry.yaml"),
+    # Admin tokens (registry.auth.AdminToken list); when None they are read from ADMIN_TOKEN_FILE and the
+    # PROFILE_REGISTRY_TOKEN environment variable. Never taken from the command line.
+    "ADMIN_TOKENS": None,
+    "ADMIN_TOKEN_FILE": None,
+    # Signs the dashboard's session cookie; None means a random key per process (logins end at restart).
+    "SECRET_KEY": None,
     # Name of the current-profile cookie (the reference's default).
     "CHAT_PROFILE_COOKIE": "chat_profile",
     # Largest request body accepted, in bytes; larger bodies get 413.

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from registry import gojson
 from registry.api.common import BadArgument
+from registry.auth import Unauthorized
 from registry.errors import (
     ProfileNotFound,
     ReadOnlyStore,
@@ -77,6 +78,8 @@ def status_of(exc: RegistryError) -> tuple[int, str, dict[str, object]]:
         return 404, str(exc), {}
     if isinstance(exc, ValidationError):
         return 400, str(exc), {}
+    if isinstance(exc, Unauthorized):
+        return 401, str(exc), {}
     if isinstance(exc, ReadOnlyStore):
         return 403, str(exc), {}
     if isinstance(exc, VersionConflict):
@@ -88,7 +91,10 @@ def status_of(exc: RegistryError) -> tuple[int, str, dict[str, object]]:
 
 def registry_error_response(exc: RegistryError) -> Response:
     status, message, extra = status_of(exc)
-    return api_error(status, message, **extra)
+    response = api_error(status, message, **extra)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="profile-registry"'
+    return response
 
 
 def _reference_http_text(exc: HTTPException) -> str:
