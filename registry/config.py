@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_TOKEN_FILE": None,
     # Signs the dashboard's session cookie; None means a random key per process (logins end at restart).
     "SECRET_KEY": None,
+    # Folder of backup snapshots; None means the database's own folder (the runbook puts them beside it).
+    "BACKUP_DIR": None,
     # Name of the current-profile cookie (the reference's default).
     "CHAT_PROFILE_COOKIE": "chat_profile",
     # Largest request body accepted, in bytes; larger bodies get 413.
