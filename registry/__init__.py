@@ -38,4 +38,7 @@ def create_app(config: dict[str, Any] | None = None, service: RegistryService | 
 
     app.extensions[EXTENSION_KEY] = service
     register_api(app)
+    from registry.dashboard import register_dashboard
+
+    register_dashboard(app)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,11 +113,20 @@ class SchemaCatalog:
         return issues
 
 
-def default_catalog() -> SchemaCatalog:
-    """The one place definitions are registered at start."""
+DEFAULT_MIDDLEWARES: tuple[MiddlewareDefinition, ...] = (AGENTMODE,)
+DEFAULT_EXTENSIONS: dict[str, dict[str, Any]] = {STARTER_SUGGESTIONS_KEY: STARTER_SUGGESTIONS_SCHEMA}
+
+
+def default_catalog(
+    middlewares: Iterable[MiddlewareDefinition] = DEFAULT_MIDDLEWARES,
+    extensions: Mapping[str, dict[str, Any]] = DEFAULT_EXTENSIONS,
+) -> SchemaCatalog:
+    """The one place definitions are registered at start (arguments exist so a test can start with none)."""
     catalog = SchemaCatalog()
-    catalog.register_middleware(AGENTMODE)
-    catalog.register_extension(STARTER_SUGGESTIONS_KEY, STARTER_SUGGESTIONS_SCHEMA)
+    for definition in middlewares:
+        catalog.register_middleware(definition)
+    for key, schema in extensions.items():
+        catalog.register_extension(key, schema)
     for problem in catalog.problems():
         log.error(problem)
     return catalog

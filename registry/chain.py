@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from registry.errors import ProfileNotFound, RegistryNotFound, RegistryQuarantined, StartupError, ValidationError
 from registry.model import DEFAULT_REGISTRY_SLUG, Profile, Registry
@@ -47,18 +48,25 @@ class ChainView:
             profile = loaded.registry["profiles"].get(profile_slug)
             if profile is not None:
                 return slug, profile
+        self._not_found_unless_quarantined()
+
+    def _not_found_unless_quarantined(self) -> NoReturn:
+        """A search that failed may have needed a quarantined registry: say so (500) rather than a false 404."""
+        for bad in self.quarantined.values():
+            raise RegistryQuarantined(bad.slug, bad.reason)
         raise ProfileNotFound()
 
     def resolve_input(self, registry_slug: str, profile_slug: str) -> tuple[str, str]:
         """The chain's selection rules: both empty, profile only (precedence search), or an explicit registry."""
         if registry_slug:
-            return registry_slug, profile_slug or default_profile_of(self.registry(registry_slug))
+            registry = self.registry(registry_slug)
+            return registry_slug, profile_slug or default_profile_of(registry)
         if not profile_slug:
             return self.default_registry, default_profile_of(self.registry(self.default_registry))
         for slug in self.precedence:
             if slug in self.registries and profile_slug in self.registries[slug].registry["profiles"]:
                 return slug, profile_slug
-        raise ProfileNotFound()
+        self._not_found_unless_quarantined()
 
 
 def default_profile_of(registry: Registry) -> str:

@@ -33,12 +33,24 @@ DEFAULTS: dict[str, Any] = {
     # PROFILE_REGISTRY_TOKEN environment variable. Never taken from the command line.
     "ADMIN_TOKENS": None,
     "ADMIN_TOKEN_FILE": None,
+    # `serve --writable`: the admin write routes work (with a token); otherwise they answer 403 store is read-only.
+    "WRITABLE": False,
     # Signs the dashboard's session cookie; None means a random key per process (logins end at restart).
     "SECRET_KEY": None,
+    # The dashboard's session cookie is not sent with cross-site POSTs (CSRF tokens are checked as well).
+    "SESSION_COOKIE_SAMESITE": "Lax",
     # Folder of backup snapshots; None means the database's own folder (the runbook puts them beside it).
     "BACKUP_DIR": None,
+    # Retention, applied after each backup (CLI and API): keep the newest 10 snapshots made by this tool and
+    # none older than 30 days; the newest verified snapshot is never deleted. 0 or None switches a rule off.
+    "BACKUP_KEEP": 10,
+    "BACKUP_MAX_AGE_DAYS": 30,
     # Name of the current-profile cookie (the reference's default).
     "CHAT_PROFILE_COOKIE": "chat_profile",
+    # Pause between the mock_parity engine's events, in ms (the reference streams with 5 ms).
+    "CHAT_MOCK_CHUNK_DELAY_MS": 5,
+    # Chat sessions kept in memory; beyond this the least recently used idle ones are dropped.
+    "CHAT_MAX_SESSIONS": 1000,
     # Largest request body accepted, in bytes; larger bodies get 413.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # flask-smorest / OpenAPI.
@@ -51,4 +63,11 @@ DEFAULTS: dict[str, Any] = {
     # Swagger UI from the local static folder (swagger-ui-dist), never a CDN; trailing slash required.
     "OPENAPI_SWAGGER_UI_URL": "/static/swagger-ui/",
     "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
+    # The OpenAPI document's description; it states the body limit (MAX_CONTENT_LENGTH) so clients can find it.
+    "API_SPEC_OPTIONS": {
+        "info": {
+            "description": "Request bodies larger than 1 MiB (MAX_CONTENT_LENGTH, 1048576 bytes) are refused with "
+            "413 and a JSON error body."
+        }
+    },
 }

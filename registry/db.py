@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, unquote
 
 from registry.errors import StartupError
 
@@ -84,6 +84,8 @@ def target_from_dsn(dsn: str) -> DatabaseTarget:
         location = location[len("file:") :]
     if not location:
         raise StartupError(f"sqlite-dsn {dsn!r}: no database path")
+    # SQLite decodes %XX in a URI filename (go-sqlite3 hands the DSN to it as a URI), so `my%20db.db` is `my db.db`.
+    location = unquote(location)
     if location == ":memory:":
         raise StartupError("sqlite-dsn: an in-memory database cannot hold a profile registry")
     pragmas = dict(DEFAULT_PRAGMAS)
@@ -97,14 +99,27 @@ def target_from_dsn(dsn: str) -> DatabaseTarget:
             uri_params[name] = value
         else:
             raise StartupError(f"sqlite-dsn: unknown parameter {name!r} in {dsn!r}")
+    if uri_params.get("mode") == "memory":
+        raise StartupError("sqlite-dsn: an in-memory database cannot hold a profile registry")
     _check_pragma_values(pragmas, dsn)
     return DatabaseTarget(Path(location), pragmas, uri_params)
 
 
+_JOURNAL_MODES = {"delete", "truncate", "persist", "memory", "wal", "off"}
+_BOOLEANS = {"0", "1", "true", "false", "on", "off", "yes", "no"}
+
+
 def _check_pragma_values(pragmas: dict[str, str], dsn: str) -> None:
-    """Reject values that would be spliced into a PRAGMA statement unless they are a plain word or number."""
+    """Reject a value SQLite would silently ignore or that could not be spliced safely into a PRAGMA statement."""
     for name, value in pragmas.items():
-        if not value.replace("-", "").isalnum():
+        bad = not value.replace("-", "").isalnum()
+        if name == "busy_timeout":
+            bad = bad or not value.isdigit()
+        elif name == "journal_mode":
+            bad = bad or value.lower() not in _JOURNAL_MODES
+        elif name == "foreign_keys":
+            bad = bad or value.lower() not in _BOOLEANS
+        if bad:
             raise StartupError(f"sqlite-dsn: bad value {value!r} for {name} in {dsn!r}")
 
 

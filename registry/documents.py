@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from registry.model import Profile, Registry, model_info_of
@@ -30,9 +29,18 @@ _MODEL_INFO_FIELDS = (
 )
 
 
+def sorted_deep(value: Any) -> Any:
+    """A copy with every object's keys sorted, as Go emits a decoded `map[string]any` at every level."""
+    if isinstance(value, dict):
+        return {key: sorted_deep(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [sorted_deep(item) for item in value]
+    return value
+
+
 def redact_extensions(extensions: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy with OAuth secrets replaced; keys in sorted order as Go emits a map."""
-    out = {key: copy.deepcopy(extensions[key]) for key in sorted(extensions)}
+    """A deep copy with OAuth secrets replaced; keys sorted at every level as Go's JSON round-trip emits them."""
+    out: dict[str, Any] = sorted_deep(extensions)
     oauth = out.get(OAUTH_KEY)
     if isinstance(oauth, dict):
         for name in _OAUTH_SECRETS:
@@ -57,6 +65,8 @@ def model_info_document(info: dict[str, Any]) -> dict[str, Any]:
             value = {"input": value.get("input", 0), "output": value.get("output", 0)} | {
                 k: value[k] for k in ("cache_read", "cache_write") if value.get(k)
             }
+        elif name == "metadata":
+            value = sorted_deep(value)
         doc[name] = value
     return doc
 
@@ -91,7 +101,7 @@ def decode_runtime(profile: Profile) -> dict[str, Any] | None:
             if "enabled" in use and use["enabled"] is not None:
                 item["enabled"] = use["enabled"]
             if use.get("config"):
-                item["config"] = use["config"]
+                item["config"] = sorted_deep(use["config"])
             uses.append(item)
         if uses:
             runtime["middlewares"] = uses

@@ -24,12 +24,33 @@ Registry = dict[str, Any]
 Profile = dict[str, Any]
 
 
+_GO_QUOTE_ESCAPES = {'"': '\\"', "\\": "\\\\", "\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n",
+                     "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+
+
+def go_quote(raw: str) -> str:
+    """Go's `%q` of a string: printable characters (non-ASCII included) kept, the rest escaped."""
+    out = []
+    for char in raw:
+        if char in _GO_QUOTE_ESCAPES:
+            out.append(_GO_QUOTE_ESCAPES[char])
+        elif char.isprintable() or char == " ":
+            out.append(char)
+        elif ord(char) < 0x80:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) <= 0xFFFF:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    return '"' + "".join(out) + '"'
+
+
 def _parse_slug(kind: str, raw: str) -> str:
     value = raw.strip().lower()
     if not value:
         raise SlugError(f"{kind} slug cannot be empty")
     if not _SLUG_RE.match(value):
-        raise SlugError(f"{kind} slug {json.dumps(raw)} is invalid")
+        raise SlugError(f"{kind} slug {go_quote(raw)} is invalid")
     return value
 
 
@@ -49,7 +70,7 @@ def parse_extension_key(raw: str) -> str:
     if not value:
         raise ExtensionKeyError("extension key cannot be empty")
     if not _EXT_KEY_RE.match(value):
-        raise ExtensionKeyError(f"extension key {json.dumps(raw)} is invalid (expected namespace.feature@vN)")
+        raise ExtensionKeyError(f"extension key {go_quote(raw)} is invalid (expected namespace.feature@vN)")
     return value
 
 

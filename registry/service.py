@@ -85,6 +85,9 @@ class RegistryService:
                 }
             )
         quarantined = [{"slug": q.slug, "reason": q.reason} for q in view.quarantined.values()]
+        # A read-only file is served (reads stay fresh); it is a warning, not a degradation of the read API.
+        warnings = [f"database {d['path']} is read-only: served read-only, writes are refused"
+                    for d in databases if d["read_only"]]
         problems = self.catalog.problems()
         status = "degraded" if quarantined or problems else "ok"
         first = databases[0] if databases else {}
@@ -102,6 +105,7 @@ class RegistryService:
                 "extensions": len(self.catalog.extensions),
             },
             "problems": problems,
+            "warnings": warnings,
         }
         code = 503 if not view.registries and quarantined else 200
         return code, body

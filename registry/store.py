@@ -13,13 +13,21 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from registry import db
-from registry.errors import RegistryError, SlugError, StartupError, ValidationError
-from registry.model import DecodeError, Registry, decode_registry, parse_registry_slug, validate_registry
+from registry import db, gojson
+from registry.errors import ReadOnlyStore, RegistryError, SlugError, StartupError, ValidationError
+from registry.model import (
+    DecodeError,
+    Registry,
+    decode_registry,
+    encode_registry,
+    parse_registry_slug,
+    validate_registry,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +86,25 @@ def parse_row(row_slug: str, payload_json: str) -> Registry:
     return registry
 
 
-def describe_open_error(path: Path, exc: Exception) -> str:
+def describe_open_error(path: Path, exc: Exception, *, read_only: bool = False) -> str:
     """One line that tells the operator why a database file cannot be used."""
     if path.is_dir():
         return f"cannot open database {path}: it is a directory"
     if not path.parent.exists():
         return f"cannot open database {path}: folder {path.parent} does not exist"
-    text = str(exc)
-    if "not a database" in text:
+    if "not a database" in str(exc):
         return f"cannot open database {path}: the file is not a SQLite database"
+    folder = path.parent if str(path.parent) else Path(".")
+    if isinstance(exc, PermissionError) or not os.access(folder, os.W_OK):
+        if path.exists():
+            # Even a read-only WAL database needs its -shm file, which SQLite creates beside it.
+            what = "the file is read-only and " if read_only else ""
+            return (
+                f"cannot open database {path}: {what}its folder {folder} is not writable "
+                "(SQLite needs to create the -wal/-shm files there); make the folder writable by the service user"
+            )
+        return f"cannot create database {path}: folder {folder} is not writable"
+    text = str(exc)
     if "readonly" in text or "read-only" in text:
         return f"cannot open database {path}: the file or its folder is read-only ({text})"
     return f"cannot open database {path}: {text}"
@@ -113,24 +131,34 @@ class SQLiteRegistryStore:
         path = self.target.path
         self.created = not path.exists()
         self.read_only = path.is_file() and not os.access(path, os.W_OK)
-        if self.created and path.parent.is_dir():
-            # Prompts in a registry are sensitive: create the file owner-only before SQLite does (SQLite would
-            # make it 0644), so the -wal and -shm files, which copy the main file's mode, are owner-only too.
-            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        if not self.created and not self.read_only:
+            # The runbook's offline restore (cp a snapshot over the file) can leave the old -wal beside it, which
+            # SQLite would replay on open. Imported here because backups imports this module.
+            from registry.backups import move_stale_wal
+
+            move_stale_wal(path)
         try:
+            if self.created and path.parent.is_dir():
+                # Prompts in a registry are sensitive: create the file owner-only before SQLite does (SQLite would
+                # make it 0644), so the -wal and -shm files, which copy the main file's mode, are owner-only too.
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
             conn = db.connect(self.target, read_only=self.read_only, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise StartupError(describe_open_error(path, exc)) from exc
+        except (sqlite3.Error, OSError) as exc:
+            raise StartupError(describe_open_error(path, exc, read_only=self.read_only)) from exc
         try:
             self._migrate(conn)
+            self._watcher = conn
+            self.snapshot()
         except sqlite3.Error as exc:
+            self.close()
             conn.close()
-            raise StartupError(describe_open_error(path, exc)) from exc
+            raise StartupError(describe_open_error(path, exc, read_only=self.read_only)) from exc
         except StartupError:
+            self.close()
             conn.close()
             raise
-        self._watcher = conn
-        self.snapshot()
+        if self.read_only:
+            log.warning("database %s is read-only: serving it read-only (writes are refused)", path)
         return self
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
@@ -251,13 +279,89 @@ class SQLiteRegistryStore:
         finally:
             conn.close()
 
+    # --- read-modify-write (admin API and import; registry.writes drives these) -----------------------------
 
-def checkpoint(conn: sqlite3.Connection) -> None:
+    def modify(self, slug: str, change: RowChange, *, dry_run: bool = False) -> RowWrite:
+        """One write: BEGIN IMMEDIATE, read the row, `change` it, write the row (None deletes it), COMMIT, checkpoint.
+
+        `change(current, quarantine_reason, now_ms)` runs inside the transaction, so nothing else commits between
+        the read and the write; it raises to refuse. Readers keep serving their immutable snapshot until the
+        commit, then the next `snapshot()` sees the new row: old or new registry, never a mix.
+        """
+        if self.read_only:
+            raise ReadOnlyStore()
+        conn = self.connect()
+        try:
+            with db.transaction(conn, self.target):
+                rows = conn.execute(
+                    f"SELECT slug, payload_json FROM {TABLE} WHERE lower(trim(slug)) = ? ORDER BY slug", (slug,)
+                ).fetchall()
+                current: Registry | None = None
+                reason: str | None = None
+                if rows:
+                    # Rows whose slugs normalise alike: the last one is the one loaded (as in the reference).
+                    row_slug, payload_json = rows[-1]
+                    try:
+                        current = parse_row(row_slug, payload_json)
+                    except (DecodeError, SlugError, ValidationError) as exc:
+                        reason = str(exc)
+                now_ms = int(time.time() * 1000)
+                after = change(current, reason, now_ms)
+                if not dry_run:
+                    if after is None:
+                        conn.execute(f"DELETE FROM {TABLE} WHERE lower(trim(slug)) = ?", (slug,))
+                    else:
+                        payload = gojson.dumps(encode_registry(after))
+                        conn.execute(
+                            f"INSERT INTO {TABLE} (slug, payload_json, updated_at_ms) VALUES (?, ?, ?) "
+                            "ON CONFLICT(slug) DO UPDATE SET payload_json=excluded.payload_json, "
+                            "updated_at_ms=excluded.updated_at_ms",
+                            (rows[-1][0] if rows else slug, payload, now_ms),
+                        )
+            if not dry_run:
+                checkpoint(conn)
+        finally:
+            conn.close()
+        return RowWrite(current, after, reason, now_ms)
+
+
+# A read-modify-write step: (current registry or None, quarantine reason or None, now in ms) -> registry or None.
+RowChange = Callable[[Registry | None, str | None, int], Registry | None]
+
+
+@dataclass(frozen=True)
+class RowWrite:
+    """What one `modify` did: the registry before and after (None = absent), and the write's timestamp."""
+
+    before: Registry | None
+    after: Registry | None
+    quarantine_reason: str | None
+    updated_at_ms: int
+
+
+# How long a write waits for readers that pin the WAL before leaving the rest to the next checkpoint.
+CHECKPOINT_WAIT_MS = 250
+
+
+def checkpoint(conn: sqlite3.Connection) -> bool:
     """Move committed WAL pages into the main file, so a plain `cp` of the database holds every row.
 
-    PASSIVE never waits for readers; if a reader pins the WAL the pages move at the next write.
+    PASSIVE never waits, but stops short when a reader that started before our commit still reads (a request
+    reloading the rows): those frames would then sit in the WAL until the next write, and a `cp` taken in
+    between would miss the row. So a short FULL follows when PASSIVE left frames behind; a long reader (a
+    backup in progress) makes it give up after CHECKPOINT_WAIT_MS, and the backup checkpoints when it ends.
+    Returns True when the main file holds every committed page.
     """
-    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    _, frames, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    if frames <= 0 or done >= frames:
+        return True
+    previous = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute(f"PRAGMA busy_timeout={min(int(previous), CHECKPOINT_WAIT_MS)}")
+    try:
+        busy, frames, done = conn.execute("PRAGMA wal_checkpoint(FULL)").fetchone()
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={int(previous)}")
+    return not busy and done >= frames
 
 
 def _normalised_or_raw(slug: str) -> str:

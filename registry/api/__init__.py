@@ -5,13 +5,14 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from registry.api import catalogs, current_profile, errors, health, profiles
+from registry.api import admin, backups, catalogs, chat, current_profile, errors, health, profiles, resolved
 
 
 def register_api(app: Flask) -> Api:
     """Create the smorest Api, register every blueprint and the error handlers."""
     api = Api(app)
-    for module in (profiles, current_profile, catalogs, health):
+    for module in (profiles, current_profile, catalogs, health, chat, resolved, backups):
         api.register_blueprint(module.blp)
+    admin.register(app, api)  # two blueprints (profile writes, /api/registries) and the bearer scheme
     errors.install(app, api)
     return api

@@ -13,7 +13,7 @@ from registry.api.errors import json_body
 from registry.api.schemas import CurrentProfileSchema, ErrorBodySchema
 from registry.chain import ChainView
 from registry.documents import MOCK_PARITY_SLUG
-from registry.errors import ProfileNotFound, SlugError
+from registry.errors import ProfileNotFound, RegistryError, RegistryNotFound, SlugError
 from registry.model import parse_profile_slug, parse_registry_slug
 
 blp = Blueprint("current_profile", __name__, url_prefix="/api/chat", description="The current profile cookie")
@@ -54,7 +54,11 @@ class CurrentProfile(MethodView):
         cookie = request.cookies.get(current_app.config["CHAT_PROFILE_COOKIE"], "")
         chosen = _from_cookie(view, cookie) if cookie else None
         if chosen is None:
-            registry = view.registry(view.default_registry)
+            try:
+                registry = view.registry(view.default_registry)
+            except RegistryNotFound as exc:
+                # No default registry is the server's configuration, not the client's mistake: the reference's 500.
+                raise RegistryError("default registry missing") from exc
             chosen = (view.default_registry, registry.get("default_profile_slug") or "default")
         return json_body({"profile": chosen[1], "registry": chosen[0]})
 
@@ -76,7 +80,8 @@ class CurrentProfile(MethodView):
             raise BadArgument("bad request") from exc
         raw_registry = body.get("registry")
         if raw_registry is not None and not isinstance(raw_registry, str):
-            raise BadArgument("invalid registry")
+            # Go's decoder fails on a non-string field before the registry is looked at.
+            raise BadArgument("bad request")
         view = current_view()
         registry_slug = registry_arg(raw_registry) or registry_arg(request.args.get("registry"))
         registry_slug = registry_slug or view.default_registry

@@ -23,25 +23,60 @@ from registry.errors import (
     RegistryError,
     RegistryNotFound,
     RegistryQuarantined,
+    SlugError,
     ValidationError,
     VersionConflict,
 )
+from registry.edits import AlreadyExists
+from registry.model import parse_profile_slug
+from registry.payload_validation import PayloadSchemaError
 
 log = logging.getLogger(__name__)
 
 # Routes whose errors the reference writes as plain text (contract §4.0, §4.8).
-REFERENCE_PREFIXES = ("/api/chat/profiles", "/api/chat/profile", "/api/chat/schemas/")
+PROFILES_PATH = "/api/chat/profiles"
+CURRENT_PROFILE_PATH = "/api/chat/profile"
+SCHEMAS_PREFIX = "/api/chat/schemas/"
 UNAVAILABLE = "profile registry unavailable"
+
+
+def is_reference_path(path: str) -> bool:
+    """A path the reference's profile/schema handlers own (their 404/405/400 texts apply)."""
+    return (
+        path in (PROFILES_PATH, CURRENT_PROFILE_PATH)
+        or path.startswith(PROFILES_PATH + "/")
+        or path.startswith(SCHEMAS_PREFIX)
+    )
 
 
 def is_reference_request() -> bool:
     """True for the read routes the reference serves; our own write routes on the same paths answer JSON."""
     path = request.path
-    if not path.startswith(REFERENCE_PREFIXES):
+    if not is_reference_path(path):
         return False
-    if path == "/api/chat/profile":
+    if path == CURRENT_PROFILE_PATH:
         return True
     return request.method not in ("POST", "PUT", "PATCH", "DELETE")
+
+
+def reference_refusal(path: str) -> tuple[int, str]:
+    """What the reference answers a method it does not serve on `path`, in its handler's order (contract §4.2).
+
+    The profile-detail handler splits the path and parses the slug before it looks at the method, so a bad
+    path is 404 and a bad slug 400 whatever the method; only a well-formed path gets 405.
+    """
+    if path.startswith(PROFILES_PATH + "/"):
+        segments = path[len(PROFILES_PATH) + 1 :].split("/")
+        if not segments[0] or len(segments) > 2 or (len(segments) == 2 and segments[1] not in ("", "default")):
+            return 404, "404 page not found"
+        try:
+            parse_profile_slug(segments[0])
+        except SlugError:
+            return 400, "invalid profile slug"
+        return 405, "method not allowed"
+    if path in (PROFILES_PATH, CURRENT_PROFILE_PATH) or path in (SCHEMAS_PREFIX + "middlewares", SCHEMAS_PREFIX + "extensions"):
+        return 405, "method not allowed"
+    return 404, "404 page not found"
 
 
 def wants_json() -> bool:
@@ -84,6 +119,14 @@ def status_of(exc: RegistryError) -> tuple[int, str, dict[str, object]]:
         return 403, str(exc), {}
     if isinstance(exc, VersionConflict):
         return 409, str(exc), {"expected_version": exc.expected, "actual_version": exc.actual}
+    if isinstance(exc, AlreadyExists):
+        return 409, str(exc), {}
+    if isinstance(exc, PayloadSchemaError):
+        # 422 like a webargs failure: `errors` keyed by location, then by JSON pointer into the request body.
+        grouped: dict[str, list[str]] = {}
+        for where, reason in exc.problems:
+            grouped.setdefault(where, []).append(reason)
+        return 422, str(exc), {"pointer": exc.pointer, "errors": {"json": grouped}}
     if isinstance(exc, RegistryQuarantined):
         return 500, f"{UNAVAILABLE}: {exc}", {}
     return 500, UNAVAILABLE, {}
@@ -114,13 +157,22 @@ def install(app: Flask, api: Api) -> None:
     @app.before_request
     def refuse_head_and_options() -> Response | None:
         # Go's handlers accept GET only: HEAD and OPTIONS are 405 there, while Flask would answer them.
-        if request.method in ("HEAD", "OPTIONS") and request.path.startswith(REFERENCE_PREFIXES):
-            return text_error(405, "method not allowed")
+        if request.method in ("HEAD", "OPTIONS") and is_reference_path(request.path):
+            return text_error(*reference_refusal(request.path))
         return None
 
     @app.errorhandler(BadArgument)
     def handle_bad_argument(exc: BadArgument) -> Response:
         return api_error(400, str(exc))
+
+    @app.errorhandler(RecursionError)
+    def handle_too_deep(exc: RecursionError) -> Response:
+        # json.loads (ours, webargs', Flask's) raises RecursionError, not ValueError, on a body nested a few
+        # thousand levels deep: that is a malformed request, not a server fault (tests/faults/test_hostile_http.py).
+        log.warning("refused %s %s: %s", request.method, request.path, exc)
+        if request.path.startswith("/api/chat/sessions"):
+            return Response(gojson.body({"error": "bad request"}), status=400, mimetype="application/json")
+        return api_error(400, "bad request" if is_reference_request() else "request body is nested too deeply")
 
     @app.errorhandler(RegistryError)
     def handle_registry_error(exc: RegistryError) -> Response:
@@ -131,14 +183,17 @@ def install(app: Flask, api: Api) -> None:
         code = exc.code or 500
         if request.path.startswith("/api/"):
             # A wrong method on a reference path is the reference's text whatever the method was.
-            if is_reference_request() or (code == 405 and request.path.startswith(REFERENCE_PREFIXES)):
+            if code == 405 and is_reference_path(request.path):
+                code, text = reference_refusal(request.path)
+                response = text_error(code, text)
+            elif is_reference_request():
                 response = text_error(code, _reference_http_text(exc))
             else:
                 # webargs validation errors carry their messages in exc.data (flask-smorest's shape).
                 data = getattr(exc, "data", None) or {}
                 extra = {"errors": data["messages"]} if "messages" in data else {}
                 response = json_error(code, data.get("message") or exc.description or "", **extra)
-            if code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+            if response.status_code == 405 and getattr(exc, "valid_methods", None):
                 response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
             return response
         return page_error(code, exc.description or HTTPStatus(code).phrase)

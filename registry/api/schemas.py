@@ -130,4 +130,5 @@ class HealthSchema(Schema):
     default_registry = fields.String()
     quarantined = fields.List(fields.Nested(QuarantineSchema))
     catalogs = fields.Dict(keys=fields.String(), values=fields.Integer())
-    problems = fields.List(fields.String())
+    problems = fields.List(fields.String(), metadata={"description": "what makes the status degraded"})
+    warnings = fields.List(fields.String(), metadata={"description": "worth knowing, status stays ok"})

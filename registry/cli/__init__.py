@@ -6,11 +6,11 @@ import argparse
 import logging
 import sys
 
-from registry.cli import serve
+from registry.cli import backup, backups, check, inspect, restore, serve
 from registry.errors import StartupError
 
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS = [serve]
+COMMANDS = [serve, backup, backups, restore, check, inspect]
 
 
 def build_parser() -> argparse.ArgumentParser:

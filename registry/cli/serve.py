@@ -8,8 +8,10 @@ import logging
 import waitress
 
 from registry import create_app
+from registry.auth import TOKEN_ENV, load_tokens
 from registry.cli.options import add_registry_sources
 from registry.config import DEFAULTS
+from registry.errors import StartupError
 from registry.service import RegistryService
 
 log = logging.getLogger(__name__)
@@ -21,19 +23,38 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     parser.add_argument("--threads", type=int, default=8, help="waitress worker threads (default 8)")
+    parser.add_argument(
+        "--writable",
+        action="store_true",
+        help="turn the admin write API on (needs a token from PROFILE_REGISTRY_TOKEN or --token-file)",
+    )
+    parser.add_argument("--token-file", metavar="FILE", help="admin tokens, one `name:token` per line")
     parser.set_defaults(run=run)
 
 
 def build_app(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The app for these options; raises StartupError with a one-line reason."""
+    writable = bool(getattr(args, "writable", False))
+    tokens = load_tokens(getattr(args, "token_file", None))
+    if writable and not tokens:
+        # Checked before any source is opened: a writable server nobody can authenticate to is a mistake.
+        raise StartupError(f"--writable needs an admin token: set {TOKEN_ENV} or pass --token-file FILE")
     service = RegistryService.from_settings(
         args.profile_registries, DEFAULTS["DEFAULT_DATABASE"], DEFAULTS["SEED_REGISTRY_FILE"]
     )
-    return create_app({"PROFILE_REGISTRIES": args.profile_registries}, service=service)
+    config = {"PROFILE_REGISTRIES": args.profile_registries, "WRITABLE": writable, "ADMIN_TOKENS": tokens}
+    return create_app(config, service=service)
 
 
 def run(args: argparse.Namespace) -> int:
     app = build_app(args)
-    log.info("serving on http://%s:%d (dashboard /, API /api/, docs /docs)", args.host, args.port)
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="profile-registry")
+    if app.config["WRITABLE"]:
+        log.info("admin write API is on (%d token(s); writes need Authorization: Bearer)", len(app.config["ADMIN_TOKENS"]))
+    try:
+        server = waitress.create_server(app, host=args.host, port=args.port, threads=args.threads, ident="profile-registry")
+    except OSError as exc:  # port taken, address not on this host: one line, not a traceback
+        raise StartupError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+    # The effective port, so `--port 0` (any free port) tells where it ended up.
+    log.info("serving on http://%s:%d (dashboard /, API /api/, docs /docs)", args.host, server.effective_port)
+    server.run()
     return 0

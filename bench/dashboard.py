@@ -1,0 +1,214 @@
+"""Benchmark: server time of the dashboard overview against the profile list API on the same data, same run.
+
+Builds a database of N registries, takes M real snapshots of it (the registry rows change between snapshots, so
+sizes and newest updated_at_ms vary), serves it with waitress on 127.0.0.1 and requests `/` and
+`/api/chat/profiles` alternately over one keep-alive connection each (stdlib http.client). Server time is measured
+inside the server by a WSGI wrapper (from the call until the whole body is produced); client latency is reported
+too. Target: overview median <= 3x the list API median.
+
+Reproduce: python bench/dashboard.py --registries 100 --snapshots 200 --rounds 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import waitress
+
+from registry import backups, create_app
+from registry.store import CREATE_TABLE, TABLE
+
+TARGET_RATIO = 3.0
+
+
+def registry_payload(slug: str, profiles: int, version: int) -> dict[str, Any]:
+    """A registry with stacked profiles, model info and runtime extensions, close to the example registry."""
+    body: dict[str, Any] = {"slug": slug, "display_name": f"Registry {slug}", "default_profile_slug": "p0"}
+    items = {}
+    for i in range(profiles):
+        profile: dict[str, Any] = {
+            "slug": f"p{i}",
+            "display_name": f"Profile {i} of {slug}",
+            "description": "A benchmark profile with settings, model info and a runtime extension.",
+            "inference_settings": {
+                "chat": {"api_type": "openai", "engine": "gpt-4o-mini", "temperature": round(0.1 * i, 1)},
+                "model_info": {"id": "gpt-4o-mini", "context_window": 128000, "cost": {"input": 0.15, "output": 0.6}},
+            },
+            "metadata": {"version": version},
+            "extensions": {"pinocchio.webchat_runtime@v1": {"system_prompt": f"You are assistant {i}.", "tools": ["search"]}},
+        }
+        if i:
+            profile["stack"] = [{"profile_slug": "p0"}]
+        items[f"p{i}"] = profile
+    body["profiles"] = items
+    body["metadata"] = {"version": version}
+    return body
+
+
+def build_data(folder: Path, registries: int, profiles: int, snapshots: int) -> tuple[Path, Path]:
+    """The database and `snapshots` real backups of it, one registry rewritten between two backups."""
+    db_path = folder / "profiles.db"
+    backup_dir = folder / "backups"
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(CREATE_TABLE)
+    base = 1_760_000_000_000
+    with conn:
+        for r in range(registries):
+            slug = f"reg{r:03d}"
+            conn.execute(
+                f"INSERT INTO {TABLE} (slug, payload_json, updated_at_ms) VALUES (?, ?, ?)",
+                (slug, json.dumps(registry_payload(slug, profiles, 1)), base + r),
+            )
+    rng = random.Random(7)
+    for s in range(snapshots):
+        slug = f"reg{rng.randrange(registries):03d}"
+        # Growing profile counts make the size history move; the stamps move forward with each change.
+        with conn:
+            conn.execute(
+                f"UPDATE {TABLE} SET payload_json=?, updated_at_ms=? WHERE slug=?",
+                (json.dumps(registry_payload(slug, profiles + s % 7, s + 2)), base + registries + s * 60_000, slug),
+            )
+        backups.create_backup(db_path, backup_dir)
+    conn.close()
+    return db_path, backup_dir
+
+
+class Timed:
+    """WSGI wrapper recording, per path, the seconds from the call until the body is fully produced."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+        self.times: dict[str, list[float]] = {}
+        self.recording = False
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start = time.perf_counter()
+        result = self.app(environ, start_response)
+        try:
+            body = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close:
+                close()
+        if self.recording:
+            self.times.setdefault(environ["PATH_INFO"], []).append(time.perf_counter() - start)
+        return [body]
+
+
+def fetch(conn: http.client.HTTPConnection, path: str) -> tuple[float, int, int]:
+    """One GET on a keep-alive connection: (seconds, status, body bytes)."""
+    start = time.perf_counter()
+    conn.request("GET", path)
+    response = conn.getresponse()
+    body = response.read()
+    return time.perf_counter() - start, response.status, len(body)
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "median_ms": round(statistics.median(ordered) * 1000, 3),
+        "p90_ms": round(ordered[int(len(ordered) * 0.9) - 1] * 1000, 3),
+        "min_ms": round(ordered[0] * 1000, 3),
+    }
+
+
+def run(
+    registries: int = 100, snapshots: int = 200, profiles: int = 5, rounds: int = 200, warmup: int = 20
+) -> dict[str, Any]:
+    """Build the data, serve it, measure both routes alternately; the figures as a dict."""
+    with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
+        started = time.perf_counter()
+        db_path, backup_dir = build_data(Path(tmp), registries, profiles, snapshots)
+        build_s = time.perf_counter() - started
+        app = create_app({"PROFILE_REGISTRIES": [str(db_path)], "BACKUP_DIR": str(backup_dir), "ADMIN_TOKENS": []})
+        timed = Timed(app.wsgi_app)
+        app.wsgi_app = timed  # type: ignore[method-assign]
+        server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        port = server.effective_port  # type: ignore[union-attr]
+        paths = {"overview": "/", "api": "/api/chat/profiles"}
+        conns = {name: http.client.HTTPConnection("127.0.0.1", port, timeout=30) for name in paths}
+        client: dict[str, list[float]] = {name: [] for name in paths}
+        sizes: dict[str, int] = {}
+        try:
+            for _ in range(warmup):
+                for name, path in paths.items():
+                    _, status, size = fetch(conns[name], path)
+                    if status != 200:
+                        raise RuntimeError(f"GET {path} answered {status}")
+                    sizes[name] = size
+            timed.recording = True
+            for _ in range(rounds):
+                for name, path in paths.items():
+                    client[name].append(fetch(conns[name], path)[0])
+        finally:
+            for conn in conns.values():
+                conn.close()
+            server.close()
+            app.extensions["profile_registry"].chain.close()
+        server_times = {name: summary(timed.times[path]) for name, path in paths.items()}
+        client_times = {name: summary(client[name]) for name in paths}
+        ratio = server_times["overview"]["median_ms"] / server_times["api"]["median_ms"]
+        client_ratio = client_times["overview"]["median_ms"] / client_times["api"]["median_ms"]
+        return {
+            "registries": registries,
+            "profiles_per_registry": profiles,
+            "snapshots": len(backups.list_snapshots(db_path, backup_dir)),
+            "rounds": rounds,
+            "build_s": round(build_s, 1),
+            "body_bytes": sizes,
+            "server": server_times,
+            "client": client_times,
+            "ratio_server_median": round(ratio, 2),
+            "ratio_client_median": round(client_ratio, 2),
+            "target_ratio": TARGET_RATIO,
+            "meets_target": ratio <= TARGET_RATIO,
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: print the figures and how to reproduce them; exit 1 when the target is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--registries", type=int, default=100)
+    parser.add_argument("--snapshots", type=int, default=200)
+    parser.add_argument("--profiles", type=int, default=5, help="profiles per registry")
+    parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
+    args = parser.parse_args(argv)
+    figures = run(args.registries, args.snapshots, args.profiles, args.rounds, args.warmup)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        s, c = figures["server"], figures["client"]
+        print(f"data: {figures['registries']} registries x {figures['profiles_per_registry']} profiles, "
+              f"{figures['snapshots']} snapshots (built in {figures['build_s']} s)")
+        print(f"server time  overview median {s['overview']['median_ms']} ms (p90 {s['overview']['p90_ms']}), "
+              f"list API median {s['api']['median_ms']} ms (p90 {s['api']['p90_ms']})")
+        print(f"client time  overview median {c['overview']['median_ms']} ms, list API median {c['api']['median_ms']} ms")
+        print(f"bodies       overview {figures['body_bytes']['overview']} B, list API {figures['body_bytes']['api']} B")
+        verdict = "meets" if figures["meets_target"] else "MISSES"
+        print(f"ratio        overview / list API = {figures['ratio_server_median']}x server, "
+              f"{figures['ratio_client_median']}x client ({verdict} the <= {TARGET_RATIO}x target)")
+        print(f"reproduce:   python bench/dashboard.py --registries {args.registries} --snapshots {args.snapshots} "
+              f"--profiles {args.profiles} --rounds {args.rounds}")
+    return 0 if figures["meets_target"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""Backups over HTTP: list, create (admin) and restore (admin) snapshots of the service's first SQLite source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Response, current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from registry import backups
+from registry.api.common import service
+from registry.api.errors import json_body, json_error
+from registry.api.schemas import ErrorBodySchema
+from registry.auth import require_admin
+
+blp = Blueprint("backups", __name__, url_prefix="/api/backups", description="Snapshots of the registry database")
+
+# The bearer scheme is declared once in registry.api.admin.
+AUTH_DOC: dict[str, list[dict[str, list[str]]]] = {"security": [{"bearerAuth": []}]}
+
+
+class SnapshotSchema(Schema):
+    """One snapshot as `profile-registry backups --json` shows it."""
+
+    name = fields.String(required=True)
+    path = fields.String(required=True)
+    created_at = fields.String(required=True, metadata={"description": "UTC, ISO 8601"})
+    size = fields.Integer(required=True)
+    sha256 = fields.String(allow_none=True)
+    verified = fields.Boolean(required=True, metadata={"description": "manifest present, size and sha256 match"})
+    registries = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), metadata={"description": "slug -> updated_at_ms"}
+    )
+    newest_updated_at_ms = fields.Integer(allow_none=True)
+    problem = fields.String(allow_none=True)
+    reason = fields.String()
+
+
+class BackupListSchema(Schema):
+    """GET /api/backups."""
+
+    database = fields.String(required=True)
+    backup_dir = fields.String(required=True)
+    snapshots = fields.List(fields.Nested(SnapshotSchema), required=True)
+
+
+class CreatedBackupSchema(SnapshotSchema):
+    """POST /api/backups: the new snapshot and what retention deleted."""
+
+    pruned = fields.List(fields.String())
+
+
+class RegistryChangeSchema(Schema):
+    slug = fields.String(required=True)
+    live_updated_at_ms = fields.Integer(allow_none=True)
+    snapshot_updated_at_ms = fields.Integer(allow_none=True)
+    change = fields.String(required=True, metadata={"description": "added, removed, older, newer or same"})
+
+
+class RestoreResultSchema(Schema):
+    """POST /api/backups/<name>/restore."""
+
+    restored = fields.Nested(SnapshotSchema, required=True)
+    safety_snapshot = fields.Nested(SnapshotSchema, required=True)
+    changes = fields.List(fields.Nested(RegistryChangeSchema), required=True)
+
+
+class NoDatabase(Exception):
+    """The service has no SQLite source (YAML only): there is nothing to back up."""
+
+
+def database() -> Path:
+    """The first SQLite source's file: the one the API and the dashboard back up and restore."""
+    sources = service().sqlite_sources()
+    if not sources:
+        raise NoDatabase()
+    return sources[0].store.target.path
+
+
+def folder() -> Path | None:
+    value = current_app.config.get("BACKUP_DIR")
+    return Path(value) if value else None
+
+
+def _guarded(fn):  # type: ignore[no-untyped-def]
+    """Map this module's failures to JSON answers (404 unknown name, 422 refused snapshot, 409 no database)."""
+
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return fn(*args, **kwargs)
+        except NoDatabase:
+            return json_error(409, "no SQLite registry source to back up (only YAML sources are configured)")
+        except backups.SnapshotNotFound as exc:
+            return json_error(404, str(exc))
+        except backups.SnapshotError as exc:
+            return json_error(422, str(exc))
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+@blp.route("")
+class Backups(MethodView):
+    @blp.response(200, BackupListSchema)
+    @blp.alt_response(409, schema=ErrorBodySchema, description="no SQLite source")
+    @_guarded
+    def get(self) -> Response:
+        """Snapshots of the first SQLite source, newest first."""
+        path = database()
+        snapshots = backups.list_snapshots(path, folder())
+        return json_body(
+            {
+                "database": str(path),
+                "backup_dir": str(backups.backup_folder(path, folder())),
+                "snapshots": [s.to_dict() for s in snapshots],
+            }
+        )
+
+    @blp.doc(**AUTH_DOC)
+    @blp.response(201, CreatedBackupSchema)
+    @blp.alt_response(401, schema=ErrorBodySchema, description="missing or wrong bearer token")
+    @blp.alt_response(409, schema=ErrorBodySchema, description="no SQLite source")
+    @blp.alt_response(422, schema=ErrorBodySchema, description="the snapshot failed its checks")
+    @require_admin
+    @_guarded
+    def post(self) -> Response:
+        """Take a checked snapshot now, then apply retention (BACKUP_KEEP, BACKUP_MAX_AGE_DAYS)."""
+        path = database()
+        before = {s.name for s in backups.list_snapshots(path, folder())}
+        info = backups.create_backup(
+            path,
+            folder(),
+            keep=current_app.config.get("BACKUP_KEEP"),
+            max_age_days=current_app.config.get("BACKUP_MAX_AGE_DAYS"),
+            reason="api",
+        )
+        after = {s.name for s in backups.list_snapshots(path, folder())}
+        return json_body(info.to_dict() | {"pruned": sorted(before - after)}, 201)
+
+
+@blp.route("/<name>/restore")
+class Restore(MethodView):
+    @blp.doc(**AUTH_DOC)
+    @blp.response(200, RestoreResultSchema)
+    @blp.alt_response(401, schema=ErrorBodySchema, description="missing or wrong bearer token")
+    @blp.alt_response(404, schema=ErrorBodySchema, description="no snapshot of that name")
+    @blp.alt_response(422, schema=ErrorBodySchema, description="the snapshot failed its checks; nothing changed")
+    @require_admin
+    @_guarded
+    def post(self, name: str) -> Response:
+        """Restore a listed snapshot into the live database (a safety snapshot is taken first)."""
+        path = database()
+        snapshot = backups.find_snapshot(path, name, folder())
+        result = backups.restore_snapshot(path, snapshot.path, folder())
+        return json_body(
+            {
+                "restored": result.snapshot.to_dict(),
+                "safety_snapshot": result.safety_snapshot.to_dict(),
+                "changes": [c.to_dict() for c in result.changes],
+            }
+        )

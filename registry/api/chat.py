@@ -1,0 +1,258 @@
+"""The chat session routes (contract §4.7): create a session, post a message with an explicit profile, read it back.
+
+Bodies, statuses and `{"error": ...}` texts are the reference's. A message selects its runtime from the body's
+`profile` and `registry` only; `mock_parity` short-circuits to the deterministic engine without registry access.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask, Response, current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+from registry import gojson
+from registry.api.common import service
+from registry.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT
+from registry.engines.mock_parity import RUNTIME_KEY as MOCK_RUNTIME_KEY
+from registry.engines.mock_parity import SLUG as MOCK_SLUG
+from registry.engines.mock_parity import MockParityEngine
+from registry.engines.openai_compat import EngineConfigError
+from registry.engines.select import build_engine
+from registry.errors import RegistryError, SlugError
+from registry.model import parse_profile_slug, parse_registry_slug
+from registry.resolve import resolve_profile
+from registry.runtime import DEFAULT_SYSTEM_PROMPT, CompositionError, chat_error_text, compose_runtime
+from registry.sessions import RunPlan, SessionStore
+
+blp = Blueprint("chat", __name__, url_prefix="/api/chat/sessions", description="Chat sessions (profile-selected runs)")
+
+SESSIONS_KEY = "chat_sessions"
+PREFIX = "/api/chat/sessions"
+
+
+class ChatError(Exception):
+    """A chat-route failure answered as `{"error": message}` with the given status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class CreateSessionSchema(Schema):
+    profile = fields.String()
+    registry = fields.String()
+    application_profile = fields.String()
+
+
+class CreateSessionResponseSchema(Schema):
+    sessionId = fields.String(required=True)
+    profile = fields.String()
+
+
+class ChatAttachmentSchema(Schema):
+    attachment_id = fields.String(required=True)
+
+
+class SubmitMessageSchema(Schema):
+    prompt = fields.String(required=True)
+    attachments = fields.List(fields.Nested(ChatAttachmentSchema))
+    profile = fields.String()
+    registry = fields.String()
+    idempotencyKey = fields.String()
+    application_profile = fields.String()
+
+
+class SubmitMessageResponseSchema(Schema):
+    sessionId = fields.String(required=True)
+    accepted = fields.Boolean(required=True)
+    status = fields.String(required=True)
+    profile = fields.String()
+
+
+class ChatEntitySchema(Schema):
+    kind = fields.String()
+    id = fields.String()
+    createdOrdinal = fields.String()
+    lastEventOrdinal = fields.String()
+    tombstone = fields.Boolean()
+    payload = fields.Dict()
+    createdAt = fields.Integer()
+
+
+class ChatSnapshotSchema(Schema):
+    sessionId = fields.String(required=True)
+    snapshotOrdinal = fields.String()
+    status = fields.String(metadata={"description": "idle, streaming, finished or error"})
+    entities = fields.List(fields.Nested(ChatEntitySchema), required=True)
+
+
+class ChatErrorSchema(Schema):
+    error = fields.String(required=True)
+
+
+def chat_json(value: object, status: int = 200) -> Response:
+    """Go's json.Encoder bytes: compact, HTML-escaped, newline."""
+    return Response(gojson.body(value), status=status, mimetype="application/json")
+
+
+def sessions() -> SessionStore:
+    """The app's session store."""
+    return current_app.extensions[SESSIONS_KEY]
+
+
+@blp.record_once
+def _install(state: Any) -> None:
+    app: Flask = state.app
+    app.extensions[SESSIONS_KEY] = SessionStore(int(app.config.get("CHAT_MAX_SESSIONS", 1000)))
+
+
+@blp.errorhandler(ChatError)
+def _chat_error(exc: ChatError) -> Response:
+    return chat_json({"error": str(exc)}, exc.status)
+
+
+@blp.before_app_request
+def _route_errors() -> Response | None:
+    """Routing failures under the session prefix answer in the session routes' JSON shape, not the app's."""
+    if request.path != PREFIX and not request.path.startswith(PREFIX + "/"):
+        return None
+    failure = request.routing_exception
+    # Go's handlers check the method themselves: HEAD and OPTIONS are 405 there, not answered by the framework.
+    if isinstance(failure, MethodNotAllowed) or (failure is None and request.method in ("HEAD", "OPTIONS")):
+        return chat_json({"error": "method not allowed"}, 405)
+    if isinstance(failure, NotFound):
+        return chat_json({"error": "not found"}, 404)
+    return None
+
+
+def json_object() -> dict[str, Any]:
+    """The body as an object; empty or `null` is `{}`, anything else malformed is 400 `bad request`."""
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ChatError(400, "bad request") from exc
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise ChatError(400, "bad request")
+    return body
+
+
+def string_field(body: dict[str, Any], name: str) -> str:
+    """An optional string field; another JSON type fails decoding in the reference (400 `bad request`)."""
+    value = body.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ChatError(400, "bad request")
+    return value
+
+
+def _view_has_registries() -> bool:
+    view = service().chain.view()
+    return bool(view.registries or view.quarantined)
+
+
+def run_plan(raw_profile: str, raw_registry: str) -> RunPlan:
+    """Select and compose the runtime of one message; every failure is 400 with the reference's text."""
+    profile = raw_profile.strip()
+    if profile.lower() == MOCK_SLUG:
+        delay = float(current_app.config.get("CHAT_MOCK_CHUNK_DELAY_MS", 5)) / 1000
+        return RunPlan(MockParityEngine(delay), DEFAULT_SYSTEM_PROMPT, MOCK_RUNTIME_KEY, MOCK_FINGERPRINT, MOCK_SLUG)
+    has_registries = _view_has_registries()
+    profile_slug = registry_slug = ""
+    if profile:
+        if not has_registries:
+            raise ChatError(400, "profile selection requires configured profile registries")
+        try:
+            profile_slug = parse_profile_slug(profile)
+        except SlugError as exc:
+            raise ChatError(400, f"invalid profile: {raw_profile}: {exc}") from exc
+    if raw_registry.strip():
+        if not has_registries:
+            raise ChatError(400, "registry selection requires configured profile registries")
+        try:
+            registry_slug = parse_registry_slug(raw_registry)
+        except SlugError as exc:
+            raise ChatError(400, f"invalid registry: {raw_registry}: {exc}") from exc
+    view = service().chain.view()
+    try:
+        resolved = resolve_profile(view, registry_slug, profile_slug)
+    except RegistryError as exc:
+        raise ChatError(400, chat_error_text(exc, profile_slug)) from exc
+    try:
+        composed = compose_runtime(resolved, service().catalog)
+        engine = build_engine(composed.settings)
+    except CompositionError as exc:
+        raise ChatError(400, str(exc)) from exc
+    except EngineConfigError as exc:
+        raise ChatError(400, f"engine init failed: {exc}") from exc
+    return RunPlan(engine, composed.system_prompt, composed.runtime_key, composed.fingerprint, resolved.profile_slug)
+
+
+@blp.route("", strict_slashes=True)
+class Sessions(MethodView):
+    @blp.doc(requestBody={"required": False, "content": {"application/json": {"schema": CreateSessionSchema}}})
+    @blp.response(200, CreateSessionResponseSchema)
+    @blp.alt_response(400, schema=ChatErrorSchema, description="malformed body")
+    def post(self) -> Response:
+        """A new session id; the profile is echoed, not checked (it is chosen per message)."""
+        body = json_object()
+        profile = string_field(body, "profile").strip()
+        string_field(body, "registry")
+        string_field(body, "application_profile")
+        out = {"sessionId": SessionStore.new_id()}
+        if profile:
+            out["profile"] = profile
+        return chat_json(out)
+
+
+@blp.route("/<session_id>")
+class Session(MethodView):
+    @blp.response(200, ChatSnapshotSchema)
+    def get(self, session_id: str) -> Response:
+        """The session's timeline entities and status (`finished` once the answer is complete)."""
+        return chat_json(sessions().snapshot(session_id))
+
+
+@blp.route("/<session_id>/messages")
+class Messages(MethodView):
+    @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": SubmitMessageSchema}}})
+    @blp.response(200, SubmitMessageResponseSchema)
+    @blp.alt_response(400, schema=ChatErrorSchema, description="bad body, or the profile does not resolve")
+    @blp.alt_response(500, schema=ChatErrorSchema, description="the run could not be started")
+    def post(self, session_id: str) -> Response:
+        """Resolve the body's profile (empty registry = the default registry) and start the run."""
+        body = json_object()
+        prompt = string_field(body, "prompt")
+        profile = string_field(body, "profile")
+        registry = string_field(body, "registry")
+        string_field(body, "idempotencyKey")
+        string_field(body, "application_profile")
+        attachments = body.get("attachments") or []
+        if not isinstance(attachments, list) or not all(isinstance(a, dict) for a in attachments):
+            raise ChatError(400, "bad request")
+        for attachment in attachments:
+            if not isinstance(attachment.get("attachment_id", ""), str):
+                raise ChatError(400, "bad request")
+            if not (attachment.get("attachment_id") or "").strip():
+                raise ChatError(400, "attachment_id must not be empty")
+        if not prompt.strip() and not attachments:
+            raise ChatError(400, "missing prompt or attachments")
+        plan = run_plan(profile, registry)
+        try:
+            sessions().submit(session_id, prompt, plan)
+        except RuntimeError as exc:  # e.g. no thread can be started
+            raise ChatError(500, f"submit failed: {exc}") from exc
+        out: dict[str, Any] = {"sessionId": session_id, "accepted": True, "status": "running"}
+        if profile.strip():
+            out["profile"] = profile.strip()
+        return chat_json(out)

@@ -1,0 +1,154 @@
+"""GET /api/chat/profiles/<slug>/resolved (ours, JSON): lineage, merged settings and runtime plan, nothing run.
+
+The operator's check that a profile "still resolves correctly" after a restore (runbook step 6). Errors are
+JSON in flask-smorest's shape even though the path sits beside the reference's plain-text profile routes.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+from werkzeug.exceptions import MethodNotAllowed
+
+from registry.api.common import service
+from registry.api.errors import json_body, json_error, status_of
+from registry.api.schemas import ErrorBodySchema
+from registry.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT
+from registry.engines.mock_parity import RUNTIME_KEY as MOCK_RUNTIME_KEY
+from registry.engines.mock_parity import SLUG as MOCK_SLUG
+from registry.engines.openai_compat import EngineConfigError, config_from_settings
+from registry.errors import RegistryError, SlugError
+from registry.model import parse_profile_slug, parse_registry_slug
+from registry.resolve import ResolvedProfile, resolve_profile
+from registry.runtime import DEFAULT_SYSTEM_PROMPT, CompositionError, compose_runtime, redacted_settings
+
+blp = Blueprint("resolved", __name__, url_prefix="/api/chat/profiles", description="Resolved profiles (ours)")
+
+
+class LineageEntrySchema(Schema):
+    registry_slug = fields.String(required=True)
+    profile_slug = fields.String(required=True)
+    version = fields.Integer(required=True)
+    source = fields.String(required=True)
+
+
+class ResolvedRuntimeSchema(Schema):
+    system_prompt = fields.String(required=True)
+    middlewares = fields.List(fields.Dict(), required=True)
+    tools = fields.List(fields.String(), required=True)
+
+
+class EngineSchema(Schema):
+    kind = fields.String(required=True, metadata={"description": "mock_parity, openai-compatible or none"})
+    url = fields.String()
+    model = fields.String()
+    api_key_env = fields.String()
+    api_key_set = fields.Boolean()
+    timeout_seconds = fields.Float()
+    problem = fields.String()
+
+
+class ResolvedProfileSchema(Schema):
+    """What a chat request with this profile would run with."""
+
+    registry = fields.String(required=True)
+    profile = fields.String(required=True)
+    lineage = fields.List(fields.Nested(LineageEntrySchema), required=True)
+    settings = fields.Dict(required=True, metadata={"description": "merged inference_settings, snake_case, keys redacted"})
+    runtime = fields.Nested(ResolvedRuntimeSchema, required=True)
+    runtime_key = fields.String(required=True)
+    fingerprint = fields.String(required=True)
+    engine = fields.Nested(EngineSchema, required=True)
+
+
+@blp.before_app_request
+def _method_errors() -> Response | None:
+    """A wrong method here is JSON like the route (the reference's text rule covers only its own routes)."""
+    path = request.path
+    if path.startswith("/api/chat/profiles/") and path.rstrip("/").endswith("/resolved"):
+        if isinstance(request.routing_exception, MethodNotAllowed) or request.method in ("HEAD", "OPTIONS"):
+            return json_error(405, "method not allowed")
+    return None
+
+
+def engine_summary(settings: dict[str, Any]) -> dict[str, Any]:
+    """Which engine a chat would use, with its endpoint and model; the key's variable name only, never its value."""
+    try:
+        config = config_from_settings(settings)
+    except EngineConfigError as exc:
+        return {"kind": "none", "problem": f"engine init failed: {exc}"}
+    summary: dict[str, Any] = {"kind": "openai-compatible", "url": config.url, "model": config.model}
+    if config.api_key_env:
+        summary["api_key_env"] = config.api_key_env
+        summary["api_key_set"] = bool(os.environ.get(config.api_key_env))
+    summary["timeout_seconds"] = config.timeout
+    return summary
+
+
+def resolved_document(resolved: ResolvedProfile) -> dict[str, Any]:
+    """The route's body for a resolved profile (middleware configs resolved against their schemas)."""
+    composed = compose_runtime(resolved, service().catalog)
+    return {
+        "registry": resolved.registry_slug,
+        "profile": resolved.profile_slug,
+        "lineage": [
+            {"registry_slug": e.registry_slug, "profile_slug": e.profile_slug, "version": e.version, "source": e.source}
+            for e in resolved.lineage
+        ],
+        "settings": redacted_settings(resolved.settings),
+        "runtime": {"system_prompt": composed.system_prompt, "middlewares": composed.middlewares, "tools": composed.tools},
+        "runtime_key": composed.runtime_key,
+        "fingerprint": composed.fingerprint,
+        "engine": engine_summary(resolved.settings),
+    }
+
+
+def mock_document(registry_slug: str) -> dict[str, Any]:
+    """`mock_parity` is in no registry: it resolves to the deterministic engine."""
+    return {
+        "registry": registry_slug,
+        "profile": MOCK_SLUG,
+        "lineage": [],
+        "settings": {},
+        "runtime": {"system_prompt": DEFAULT_SYSTEM_PROMPT, "middlewares": [], "tools": []},
+        "runtime_key": MOCK_RUNTIME_KEY,
+        "fingerprint": MOCK_FINGERPRINT,
+        "engine": {"kind": MOCK_SLUG},
+    }
+
+
+@blp.route("/<slug>/resolved")
+class ResolvedProfileView(MethodView):
+    @blp.doc(parameters=[{"in": "query", "name": "registry", "schema": {"type": "string"}, "required": False}])
+    @blp.response(200, ResolvedProfileSchema)
+    @blp.alt_response(400, schema=ErrorBodySchema, description="bad slug, or the stack or runtime does not resolve")
+    @blp.alt_response(404, schema=ErrorBodySchema, description="registry or profile not found")
+    @blp.alt_response(500, schema=ErrorBodySchema, description="the registry's row is quarantined")
+    def get(self, slug: str) -> Response:
+        """The profile in `?registry=` (default: the default registry), its stack expanded and merged; nothing runs."""
+        try:
+            profile_slug = parse_profile_slug(slug)
+        except SlugError:
+            return json_error(400, "invalid profile slug")
+        raw_registry = request.args.get("registry") or ""
+        registry_slug = ""
+        if raw_registry.strip():
+            try:
+                registry_slug = parse_registry_slug(raw_registry)
+            except SlugError:
+                return json_error(400, "invalid registry")
+        view = service().chain.view()
+        if profile_slug == MOCK_SLUG:
+            return json_body(mock_document(registry_slug or view.default_registry))
+        try:
+            return json_body(resolved_document(resolve_profile(view, registry_slug, profile_slug)))
+        except CompositionError as exc:
+            return json_error(400, str(exc))
+        except RegistryError as exc:
+            status, message, extra = status_of(exc)
+            return json_error(status, message, **extra)

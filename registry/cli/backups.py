@@ -1,0 +1,55 @@
+"""`profile-registry backups`: list snapshots with their time, age, size, registries and verification."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+
+from registry import backups
+from registry.cli.backup import add_database_options, backup_dir, database_path
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("backups", help="list snapshots, newest first")
+    add_database_options(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.set_defaults(run=run)
+
+
+def age(created: datetime, now: datetime) -> str:
+    """A short human age: 45s, 12m, 3h, 2d."""
+    seconds = max(0, int((now - created).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def run(args: argparse.Namespace) -> int:
+    path = database_path(args)
+    snapshots = backups.list_snapshots(path, backup_dir(args))
+    if args.json:
+        print(json.dumps([s.to_dict() for s in snapshots], indent=2))
+        return 0
+    if not snapshots:
+        print(f"no snapshots of {path} in {backups.backup_folder(path, backup_dir(args))}")
+        return 0
+    now = datetime.now(UTC)
+    rows = [("NAME", "CREATED (UTC)", "AGE", "SIZE", "REGISTRIES", "NEWEST_UPDATED_AT_MS", "VERIFIED")]
+    for s in snapshots:
+        rows.append(
+            (
+                s.name,
+                s.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                age(s.created_at, now),
+                str(s.size),
+                ",".join(sorted(s.registries)) or "-",
+                str(s.newest_updated_at_ms) if s.newest_updated_at_ms is not None else "-",
+                "yes" if s.verified else f"no: {s.problem}",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+    return 0

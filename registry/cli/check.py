@@ -1,0 +1,275 @@
+"""`profile-registry check`: the runbook's post-restore validation (step 6) against a running service, one line per check.
+
+Stdlib HTTP only, so it runs wherever Python does. Expected profiles and defaults come from flags or from a
+snapshot's manifest; `--chat-profile` sends one chat request and waits for it to finish (contract §4.7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from registry import backups
+from registry.cli.backup import add_database_options, backup_dir, database_path
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+CHAT_PROMPT = "profile-registry check: reply with anything."
+
+
+@dataclass
+class Expectations:
+    """What the service should serve: (registry, profile) pairs (registry "" = any) and registry -> default."""
+
+    profiles: set[tuple[str, str]] = field(default_factory=set)
+    defaults: dict[str, str] = field(default_factory=dict)
+    registries: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Report:
+    """Collected pass/fail lines."""
+
+    lines: list[tuple[bool, str, str]] = field(default_factory=list)
+
+    def add(self, ok: bool, name: str, detail: str) -> bool:
+        self.lines.append((ok, name, detail))
+        return ok
+
+    @property
+    def ok(self) -> bool:
+        return all(ok for ok, _, _ in self.lines)
+
+
+class HTTPFailure(Exception):
+    """A request that did not give a JSON 2xx answer; the message says what came back."""
+
+
+def request_json(url: str, *, method: str = "GET", body: Any = None, timeout: float = 10.0) -> Any:
+    """One HTTP request; the parsed JSON of a 2xx answer, else HTTPFailure with status and text."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers={"Accept": "application/json"})
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
+            raw = response.read()
+    except urllib.error.HTTPError as exc:
+        text = exc.read().decode("utf-8", "replace").strip()
+        raise HTTPFailure(f"{exc.code} {text[:200]}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise HTTPFailure(f"cannot reach {url}: {reason}") from exc
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise HTTPFailure(f"answer is not JSON: {raw[:80]!r}") from exc
+
+
+def parse_pair(value: str, sep: str) -> tuple[str, str]:
+    """`registry<sep>profile` or a bare profile (registry "")."""
+    registry, found, profile = value.partition(sep)
+    return (registry.strip().lower(), profile.strip().lower()) if found else ("", value.strip().lower())
+
+
+def expectations_from_manifest(manifest: dict[str, Any]) -> Expectations:
+    """Every profile and default recorded in a snapshot manifest."""
+    exp = Expectations()
+    for registry, names in (manifest.get("profiles") or {}).items():
+        exp.registries.add(registry)
+        exp.profiles.update((registry, name) for name in names)
+    for registry, default in (manifest.get("default_profiles") or {}).items():
+        exp.registries.add(registry)
+        if default:
+            exp.defaults[registry] = default
+    return exp
+
+
+def check_service(
+    base: str, exp: Expectations, chat_profile: str | None = None, timeout: float = 10.0, chat_timeout: float = 60.0
+) -> Report:
+    """Run every check against `base` and collect the lines."""
+    report = Report()
+    base = base.rstrip("/")
+    try:
+        items = request_json(f"{base}/api/chat/profiles", timeout=timeout)
+        if not isinstance(items, list):
+            raise HTTPFailure("answer is not a JSON array")
+    except HTTPFailure as exc:
+        report.add(False, "profile list", str(exc))
+        items = None
+    if items is not None:
+        real = [i for i in items if i.get("slug") != "mock_parity"]
+        registries = sorted({i.get("registry", "") for i in real})
+        report.add(
+            bool(real),
+            "profile list",
+            f"{len(real)} profiles in {len(registries)} registries" if real else "no profiles besides mock_parity",
+        )
+        present = {(i.get("registry", ""), i.get("slug", "")) for i in items}
+        slugs = {s for _, s in present}
+        for registry, slug in sorted(exp.profiles):
+            found = (registry, slug) in present if registry else slug in slugs
+            label = f"{registry}/{slug}" if registry else slug
+            report.add(found, f"profile {label}", "listed" if found else "missing from GET /api/chat/profiles")
+        for registry in sorted(set(registries) | exp.registries):
+            check_default(report, base, registry, real, exp.defaults.get(registry), timeout)
+    check_catalog(report, base, "middlewares", "name", timeout)
+    check_catalog(report, base, "extensions", "key", timeout)
+    if chat_profile:
+        check_chat(report, base, chat_profile, timeout, chat_timeout)
+    return report
+
+
+def check_default(
+    report: Report, base: str, registry: str, items: list[dict[str, Any]], expected: str | None, timeout: float
+) -> None:
+    """The registry's default profile (is_default in the list) resolves through the detail route."""
+    name = f"default of {registry}"
+    defaults = [i["slug"] for i in items if i.get("registry") == registry and i.get("is_default")]
+    if not any(i.get("registry") == registry for i in items):
+        report.add(False, name, "registry not served")
+        return
+    if len(defaults) != 1:
+        report.add(False, name, f"expected one default profile, the list marks {len(defaults)}")
+        return
+    default = defaults[0]
+    if expected and default != expected:
+        report.add(False, name, f"is {default!r}, expected {expected!r}")
+        return
+    try:
+        doc = request_json(f"{base}/api/chat/profiles/{quote(default)}?registry={quote(registry)}", timeout=timeout)
+    except HTTPFailure as exc:
+        report.add(False, name, f"{default}: {exc}")
+        return
+    ok = doc.get("slug") == default and doc.get("is_default") is True
+    report.add(
+        ok, name, f"{default} resolves" if ok else f"{default}: document says is_default={doc.get('is_default')}"
+    )
+
+
+def check_catalog(report: Report, base: str, kind: str, key: str, timeout: float) -> None:
+    """A schema catalog is a non-empty array whose items have a key and a schema."""
+    name = f"{kind} catalog"
+    try:
+        items = request_json(f"{base}/api/chat/schemas/{kind}", timeout=timeout)
+    except HTTPFailure as exc:
+        report.add(False, name, str(exc))
+        return
+    if not isinstance(items, list) or not items:
+        report.add(False, name, "empty: check the app's schema registration (runbook troubleshooting)")
+        return
+    bad = [i for i in items if not isinstance(i, dict) or key not in i or "schema" not in i]
+    if bad:
+        report.add(False, name, f"{len(bad)} item(s) without {key!r} and 'schema'")
+        return
+    names = [str(i[key]) for i in items]
+    if kind == "extensions" and not any(n.startswith("middleware.") for n in names):
+        report.add(False, name, "no middleware.* key (expected e.g. middleware.agentmode_config@v1)")
+        return
+    report.add(True, name, f"{len(items)}: {', '.join(names[:4])}{', ...' if len(names) > 4 else ''}")
+
+
+def check_chat(report: Report, base: str, profile: str, timeout: float, chat_timeout: float) -> None:
+    """POST a session and a message with the explicit profile, then poll the session until it finishes."""
+    name = f"chat with {profile}"
+    try:
+        session = request_json(f"{base}/api/chat/sessions", method="POST", body={"profile": profile}, timeout=timeout)
+        session_id = str(session["sessionId"])
+        answer = request_json(
+            f"{base}/api/chat/sessions/{quote(session_id)}/messages",
+            method="POST",
+            body={"prompt": CHAT_PROMPT, "profile": profile},
+            timeout=timeout,
+        )
+        if not answer.get("accepted"):
+            report.add(False, name, f"message not accepted: {answer}")
+            return
+        deadline = time.monotonic() + chat_timeout
+        status = ""
+        while time.monotonic() < deadline:
+            state = request_json(f"{base}/api/chat/sessions/{quote(session_id)}", timeout=timeout)
+            status = str(state.get("status", ""))
+            if status == "finished":
+                report.add(True, name, f"session {session_id} finished")
+                return
+            if status in ("failed", "error"):
+                break
+            time.sleep(0.1)  # polling a remote service; there is no push channel in the contract
+        report.add(False, name, f"session {session_id} status {status!r} after {chat_timeout:g}s")
+    except (HTTPFailure, KeyError, TypeError, AttributeError) as exc:
+        report.add(False, name, str(exc))
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("check", help="post-restore validation of a running service (runbook step 6)")
+    parser.add_argument("--url", default=DEFAULT_URL, help=f"the service (default {DEFAULT_URL})")
+    parser.add_argument(
+        "--expect-profile",
+        action="append",
+        default=[],
+        metavar="[REGISTRY/]PROFILE",
+        help="a profile that must be listed; repeatable",
+    )
+    parser.add_argument(
+        "--expect-default",
+        action="append",
+        default=[],
+        metavar="REGISTRY=PROFILE",
+        help="a registry's expected default profile; repeatable",
+    )
+    parser.add_argument(
+        "--from-snapshot",
+        metavar="NAME_OR_PATH",
+        help="expect every profile and default recorded in this snapshot's manifest",
+    )
+    parser.add_argument(
+        "--chat-profile",
+        metavar="PROFILE",
+        help="also send one chat request with this profile (mock_parity needs no engine)",
+    )
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per HTTP request (default 10)")
+    add_database_options(parser)
+    parser.set_defaults(run=run)
+
+
+def load_expectations(args: argparse.Namespace) -> Expectations:
+    """Flags plus, with --from-snapshot, the manifest's profiles and defaults."""
+    exp = Expectations()
+    if args.from_snapshot:
+        candidate = Path(args.from_snapshot)
+        if not candidate.is_file():
+            candidate = backups.find_snapshot(database_path(args), args.from_snapshot, backup_dir(args)).path
+        manifest = backups.read_manifest(candidate)
+        if manifest is None:
+            raise backups.SnapshotError(f"{candidate.name} has no manifest to take expectations from")
+        exp = expectations_from_manifest(manifest)
+    for value in args.expect_profile:
+        exp.profiles.add(parse_pair(value, "/"))
+    for value in args.expect_default:
+        registry, profile = parse_pair(value, "=")
+        if not registry:
+            raise backups.SnapshotError(f"--expect-default {value!r}: use REGISTRY=PROFILE")
+        exp.defaults[registry] = profile
+        exp.registries.add(registry)
+    return exp
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        exp = load_expectations(args)
+    except backups.SnapshotError as exc:
+        print(f"profile-registry check: error: {exc}")
+        return 2
+    report = check_service(args.url, exp, args.chat_profile, args.timeout)
+    for ok, name, detail in report.lines:
+        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
+    failed = sum(1 for ok, _, _ in report.lines if not ok)
+    print(f"{len(report.lines) - failed} passed, {failed} failed")
+    return 0 if report.ok else 1

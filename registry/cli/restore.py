@@ -1,0 +1,42 @@
+"""`profile-registry restore SNAPSHOT`: check it, take a safety snapshot, copy it into the live database."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from registry import backups
+from registry.cli.backup import add_database_options, backup_dir, existing_database, fail
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "restore",
+        help="restore a snapshot into the database (works while `serve` runs; a safety snapshot is taken first)",
+    )
+    parser.add_argument(
+        "snapshot", help="a snapshot name from `profile-registry backups`, or a path to a snapshot file"
+    )
+    add_database_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = existing_database(args)
+    candidate = Path(args.snapshot)
+    try:
+        if candidate.is_file():
+            snapshot_path = candidate
+        else:
+            snapshot_path = backups.find_snapshot(path, args.snapshot, backup_dir(args)).path
+        result = backups.restore_snapshot(path, snapshot_path, backup_dir(args))
+    except backups.SnapshotError as exc:
+        return fail("restore", f"{exc}; nothing was changed")
+    print(f"restored {path} from {result.snapshot.path}")
+    print(f"safety snapshot of the previous state: {result.safety_snapshot.path}")
+    for change in result.changes:
+        print(
+            f"  {change.slug}: {change.change} (live was {change.live_updated_at_ms}, "
+            f"now {change.snapshot_updated_at_ms})"
+        )
+    return 0

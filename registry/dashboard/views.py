@@ -1,0 +1,365 @@
+"""The dashboard's routes: thin views that gather page data (pages.py) and render one template each."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, session, url_for
+
+from registry import backups
+from registry.api.errors import page_error, status_of
+from registry.chain import ChainView
+from registry.dashboard import session as admin
+from registry.dashboard.cache import DashboardCaches, Listing, age_marker, fill_ages
+from registry.dashboard.chart import ChartPoint, render_chart
+from registry.dashboard.formatting import age, file_size, iso_time, pretty_json, utc_time
+from registry.dashboard.pages import (
+    BackupTarget,
+    backup_target,
+    health_strip,
+    profile_rows,
+    registry_rows,
+    restore_rows,
+    schema_properties,
+    snapshot_rows,
+    stored_profile,
+)
+from registry.errors import ProfileNotFound, RegistryError, RegistryNotFound, RegistryQuarantined, SlugError
+from registry.model import parse_profile_slug, parse_registry_slug
+from registry.resolve import resolve_profile
+from registry.service import RegistryService
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("dashboard", __name__)
+CACHES_KEY = "dashboard"
+
+# Pages show live state and carry CSRF tokens: never cached; no resource may come from anywhere but this server.
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _service() -> RegistryService:
+    return current_app.extensions["profile_registry"]
+
+
+def _caches() -> DashboardCaches:
+    return current_app.extensions[CACHES_KEY]
+
+
+def _target() -> BackupTarget | None:
+    return backup_target(_service(), current_app.config.get("BACKUP_DIR"))
+
+
+@bp.after_request
+def add_security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+@bp.app_context_processor
+def template_globals() -> dict[str, Any]:
+    """What every page (error pages included) needs: the login state and a CSRF token factory."""
+    return {
+        "admin_actor": admin.current_actor(),
+        "csrf_token": admin.csrf_token,
+        "csrf_field": admin.CSRF_FIELD,
+    }
+
+
+@bp.app_template_filter("utc")
+def utc_filter(value: Any) -> str:
+    return utc_time(value)
+
+
+@bp.app_template_filter("iso")
+def iso_filter(value: Any) -> str:
+    return iso_time(value)
+
+
+@bp.app_template_filter("age")
+def age_filter(value: Any) -> str:
+    # A page that is cached gets markers, filled in per request (cache.fill_ages).
+    return age_marker(value) if g.get("defer_ages") else age(value)
+
+
+@bp.app_template_filter("filesize")
+def filesize_filter(value: Any) -> str:
+    return file_size(value)
+
+
+@bp.app_template_filter("pretty_json")
+def pretty_json_filter(value: Any) -> str:
+    return pretty_json(value)
+
+
+# --- errors: HTML pages for every dashboard route ------------------------------------------------------------
+
+
+@bp.errorhandler(admin.CsrfRefused)
+def csrf_refused(exc: admin.CsrfRefused) -> Response:
+    return page_error(400, str(exc))
+
+
+@bp.errorhandler(admin.LoginRequired)
+def login_required(exc: admin.LoginRequired) -> Response:
+    return page_error(403, str(exc))
+
+
+@bp.errorhandler(backups.SnapshotNotFound)
+def snapshot_not_found(exc: backups.SnapshotNotFound) -> Response:
+    return page_error(404, str(exc) or "snapshot not found")
+
+
+@bp.errorhandler(backups.SnapshotError)
+def snapshot_error(exc: backups.SnapshotError) -> Response:
+    # A snapshot that fails its checks: the reason is for the operator, not a generic "unavailable".
+    return page_error(500, str(exc))
+
+
+@bp.errorhandler(RegistryError)
+def registry_error(exc: RegistryError) -> Response:
+    # The app-wide handler answers API shapes; dashboard routes get the same status as an HTML page.
+    status, message, _ = status_of(exc)
+    return page_error(status, message)
+
+
+# --- read pages ------------------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def overview() -> str:
+    """Every registry (quarantined ones in red), the snapshots with their chart, and the health strip."""
+    service = _service()
+    view = service.chain.view()
+    target = _target()
+    caches = _caches()
+    listing = None
+    if target is not None:
+        listing = caches.listings.get(
+            target.backup_dir, lambda: backups.list_snapshots(target.db_path, target.backup_dir)
+        )
+    _, health = service.health()
+    actor = admin.current_actor()
+    key = (
+        view.key,
+        listing.generation if listing else None,
+        json.dumps(health, sort_keys=True, default=str),
+        actor,
+        admin.csrf_token() if actor else None,
+    )
+    # A flashed message is shown once: such a page is rendered fresh and not kept.
+    html = None if session.get("_flashes") else caches.pages.get(key)
+    if html is None:
+        g.defer_ages = True
+        try:
+            html = _render_overview(service, view, target, listing, health)
+        finally:
+            g.defer_ages = False
+        if not session.get("_flashes"):
+            caches.pages.put(key, html)
+    return fill_ages(html)
+
+
+def _render_overview(
+    service: RegistryService, view: ChainView, target: BackupTarget | None, listing: Listing | None, health: dict
+) -> str:
+    snapshots = listing.snapshots if listing else []
+    live_newest = target.live_newest_ms() if target else 0
+    chart = render_chart(
+        [
+            ChartPoint(s.name, s.created_at, s.size, None if s.problem else s.newest_updated_at_ms)
+            for s in reversed(snapshots)
+        ]
+    )
+    return render_template(
+        "overview.html",
+        registries=registry_rows(view),
+        quarantined=list(view.quarantined.values()),
+        default_registry=view.default_registry,
+        target=target,
+        snapshots=snapshot_rows(snapshots, live_newest),
+        snapshot_error=listing.error if listing else "",
+        live_newest=live_newest,
+        chart=chart,
+        health=health_strip(health),
+    )
+
+
+@bp.get("/registries/<slug>")
+def registry_page(slug: str) -> str | Response:
+    """One registry's profiles; a quarantined registry shows its reason instead."""
+    registry_slug = _registry_slug(slug)
+    view = _service().chain.view()
+    bad = view.quarantined.get(registry_slug)
+    if bad is not None:
+        return render_template("registry.html", slug=registry_slug, quarantined=bad, loaded=None, profiles=[])
+    loaded = view.registries.get(registry_slug)
+    if loaded is None:
+        raise RegistryNotFound()
+    return render_template(
+        "registry.html",
+        slug=registry_slug,
+        quarantined=None,
+        loaded=loaded,
+        source=view.source_of.get(registry_slug, ""),
+        profiles=profile_rows(registry_slug, loaded.registry),
+    )
+
+
+@bp.get("/registries/<slug>/profiles/<profile>")
+def profile_page(slug: str, profile: str) -> str:
+    """The stored profile, its stack lineage and the effective settings; a resolution problem is shown in place."""
+    registry_slug = _registry_slug(slug)
+    try:
+        profile_slug = parse_profile_slug(profile)
+    except SlugError as exc:
+        raise ProfileNotFound() from exc
+    view = _service().chain.view()
+    stored = view.profile(registry_slug, profile_slug)
+    resolved = None
+    resolve_error = ""
+    try:
+        resolved = resolve_profile(view, registry_slug, profile_slug)
+    except RegistryError as exc:
+        # A cycle, a missing or quarantined stack target: the stored profile is still worth showing.
+        resolve_error = str(exc)
+    return render_template(
+        "profile.html",
+        registry_slug=registry_slug,
+        registry=view.registry(registry_slug),
+        profile=stored,
+        document=stored_profile(stored),
+        resolved=resolved,
+        resolve_error=resolve_error,
+    )
+
+
+@bp.get("/schemas")
+def schemas_page() -> str:
+    """Both schema catalogs with each schema's properties, types and defaults."""
+    catalog = _service().catalog
+    middlewares = [(item, schema_properties(item["schema"])) for item in catalog.middleware_items()]
+    extensions = [(item, schema_properties(item["schema"])) for item in catalog.extension_items()]
+    return render_template(
+        "schemas.html", middlewares=middlewares, extensions=extensions, problems=catalog.problems()
+    )
+
+
+def _registry_slug(raw: str) -> str:
+    try:
+        return parse_registry_slug(raw)
+    except SlugError as exc:
+        raise RegistryNotFound() from exc
+
+
+# --- login ---------------------------------------------------------------------------------------------------
+
+
+def _safe_next(raw: str | None) -> str:
+    """Only a path on this server: an open redirect after login would hand the session to anyone's link."""
+    if raw and raw.startswith("/") and not raw.startswith("//") and not urlsplit(raw).netloc and "\\" not in raw:
+        return raw
+    return url_for("dashboard.overview")
+
+
+@bp.get("/login")
+def login_form() -> str:
+    """The admin token form."""
+    return render_template(
+        "login.html", next=_safe_next(request.args.get("next")), error="", configured=admin.tokens_configured()
+    )
+
+
+@bp.post("/login")
+def login() -> Response | tuple[str, int]:
+    """Check the token (constant time); keep only the actor and a login flag in the signed session."""
+    admin.check_csrf()
+    target = _safe_next(request.form.get("next"))
+    if admin.log_in(request.form.get("token", "")) is None:
+        error = "That token is not accepted." if admin.tokens_configured() else "No admin token is configured."
+        return render_template("login.html", next=target, error=error, configured=admin.tokens_configured()), 401
+    return redirect(target, 303)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """End the login (CSRF-checked, so another site cannot log the operator out)."""
+    admin.check_csrf()
+    admin.log_out()
+    flash("Logged out.", "info")
+    return redirect(url_for("dashboard.overview"), 303)
+
+
+# --- actions -------------------------------------------------------------------------------------------------
+
+
+def _require_target() -> BackupTarget:
+    target = _target()
+    if target is None:
+        raise RegistryNotFound("no SQLite database is configured: there is nothing to back up or restore")
+    return target
+
+
+@bp.post("/backups")
+def backup_now() -> Response:
+    """Take a snapshot of the live database now."""
+    actor = admin.require_login()
+    target = _require_target()
+    try:
+        info = backups.create_backup(
+            target.db_path,
+            target.backup_dir,
+            keep=current_app.config.get("BACKUP_KEEP"),
+            max_age_days=current_app.config.get("BACKUP_MAX_AGE_DAYS"),
+        )
+    except (OSError, RegistryError) as exc:
+        log.error("dashboard backup by %s failed: %s", actor, exc)
+        flash(f"Backup failed: {exc}", "error")
+    else:
+        log.info("dashboard backup by %s: %s", actor, info.name)
+        flash(f"Snapshot {info.name} created ({file_size(info.size)}).", "info")
+    return redirect(url_for("dashboard.overview") + "#snapshots", 303)
+
+
+@bp.get("/backups/<name>/restore")
+def restore_confirm(name: str) -> str | Response:
+    """What a restore would change: every registry's updated_at_ms, live against the snapshot."""
+    if admin.current_actor() is None:
+        return redirect(url_for("dashboard.login_form", next=request.path), 303)
+    target = _require_target()
+    snapshot = backups.find_snapshot(target.db_path, name, target.backup_dir)
+    changes = backups.compare_with_live(target.db_path, snapshot)
+    profiles = snapshot.manifest.get("profiles")
+    rows = restore_rows(changes, target.live_profiles(), profiles if isinstance(profiles, dict) else None)
+    return render_template("restore.html", snapshot=snapshot, rows=rows, target=target)
+
+
+@bp.post("/backups/<name>/restore")
+def restore(name: str) -> Response:
+    """Copy the snapshot into the live database; the data it replaces is kept as a safety snapshot."""
+    actor = admin.require_login()
+    target = _require_target()
+    snapshot = backups.find_snapshot(target.db_path, name, target.backup_dir)
+    try:
+        result = backups.restore_snapshot(target.db_path, snapshot.path, target.backup_dir)
+    except (OSError, RegistryError) as exc:
+        log.error("dashboard restore of %s by %s failed: %s", name, actor, exc)
+        flash(f"Restore from {name} failed: {exc}", "error")
+    else:
+        log.warning("dashboard restore by %s from %s", actor, name)
+        safety = getattr(result.safety_snapshot, "name", result.safety_snapshot)
+        flash(f"Restored from {name}. The data it replaced is kept in snapshot {safety}.", "info")
+    return redirect(url_for("dashboard.overview"), 303)

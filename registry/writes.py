@@ -1,0 +1,241 @@
+"""The write path shared by the admin API and `import`: pick the store, validate, run one edit per transaction.
+
+No Flask here. Payloads are checked against the schema catalogs before any transaction starts; the edit itself
+(registry.edits) and the chain-wide stack check run inside the store's BEGIN IMMEDIATE transaction, so the
+registry they see is the one that gets replaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from registry import edits
+from registry.errors import ReadOnlyStore, RegistryNotFound, RegistryQuarantined, ValidationError, VersionConflict
+from registry.model import DecodeError, Registry, decode_registry
+from registry.payload_validation import PayloadValidator
+from registry.service import RegistryService
+from registry.sources import SQLiteSource
+from registry.store import RowWrite, SQLiteRegistryStore
+
+Edit = Callable[[Registry | None, int], Registry | None]
+
+
+class NotWritable(ReadOnlyStore):
+    """A write aimed at a registry that no writable SQLite source holds (403, with the reason)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.args = (f"store is read-only: {reason}",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def registry_from_body(slug: str, body: dict[str, Any]) -> Registry:
+    """A whole-registry body (the reference's JSON shape) as a normalised registry named `slug`."""
+    body = dict(body)
+    profiles = body.get("profiles")
+    if isinstance(profiles, dict):
+        # As in YAML, a profile may leave out its slug: it is the map key.
+        body["profiles"] = {
+            key: ({"slug": key} | value if isinstance(value, dict) and not value.get("slug") else value)
+            for key, value in profiles.items()
+        }
+    try:
+        registry = decode_registry(body)
+    except DecodeError as exc:
+        raise ValidationError("registry", str(exc)) from exc
+    if not registry["slug"]:
+        registry["slug"] = slug
+    elif registry["slug"] != slug:
+        raise ValidationError("registry.slug", f'"{registry["slug"]}" does not match the registry "{slug}" addressed')
+    return registry
+
+
+class RegistryWriter:
+    """Create, update and delete profiles and registries in the SQLite sources of one running service."""
+
+    def __init__(self, service: RegistryService) -> None:
+        self.service = service
+        self.validator = PayloadValidator(service.catalog)
+
+    # --- where a registry lives ------------------------------------------------------------------------------
+
+    def store_for(self, slug: str, *, create: bool = False) -> SQLiteRegistryStore:
+        """The store holding `slug`; with `create`, the last (top of stack) SQLite source for a new registry."""
+        view = self.service.chain.view()
+        label = view.source_of.get(slug)
+        if label is not None:
+            source = next(s for s in self.service.chain.sources if s.label == label)
+            if not isinstance(source, SQLiteSource):
+                raise NotWritable(f'registry "{slug}" comes from the YAML source {label}; edit that file instead')
+            if source.store.read_only:
+                raise NotWritable(f'registry "{slug}" lives in {source.store.target.path}, which is read-only')
+            return source.store
+        if not create:
+            raise RegistryNotFound()
+        sqlite = [s for s in self.service.sqlite_sources() if not s.store.read_only]
+        if not sqlite:
+            raise NotWritable("no writable SQLite source to create the registry in")
+        return sqlite[-1].store
+
+    # --- the transaction ---------------------------------------------------------------------------------------
+
+    def _run(self, slug: str, edit: Edit, *, create: bool = False, repair: bool = False, dry_run: bool = False) -> RowWrite:
+        """Run `edit` on the registry's row in one transaction, with the chain-wide stack check before the write.
+
+        `repair` lets a whole-registry replace or delete act on a quarantined row (the way to fix one).
+        """
+        store = self.store_for(slug, create=create)
+
+        def change(current: Registry | None, reason: str | None, now_ms: int) -> Registry | None:
+            if reason is not None and not repair:
+                raise RegistryQuarantined(slug, reason)
+            if current is None and reason is None and not create:
+                raise RegistryNotFound()
+            after = edit(current, now_ms)
+            # Fresh view: while we hold the write transaction nobody else can commit to this database.
+            view = self.service.chain.view()
+            before_all = {s: loaded.registry for s, loaded in view.registries.items()}
+            before_all.pop(slug, None)
+            if current is not None:
+                before_all[slug] = current
+            after_all = dict(before_all)
+            after_all.pop(slug, None)
+            if after is not None:
+                after_all[slug] = after
+            edits.check_chain_topology(before_all, after_all, slug)
+            return after
+
+        return store.modify(slug, change, dry_run=dry_run)
+
+    @staticmethod
+    def _existing(current: Registry | None) -> Registry:
+        if current is None:
+            raise RegistryNotFound()
+        return current
+
+    # --- operations ----------------------------------------------------------------------------------------------
+
+    def create_profile(
+        self,
+        registry_slug: str,
+        fields: dict[str, Any],
+        *,
+        actor: str,
+        source: str,
+        set_default: bool = False,
+        expected_version: int | None = None,
+    ) -> RowWrite:
+        """A new profile (version 1) in an existing registry; 409 if it exists."""
+        profile = edits.build_profile(fields.get("slug"), fields)  # type: ignore[arg-type]
+        self.validator.check_extensions(fields.get("extensions"))
+
+        def edit(current: Registry | None, now_ms: int) -> Registry:
+            return edits.create_profile(
+                self._existing(current),
+                profile,
+                set_default=set_default,
+                expected_version=expected_version,
+                actor=actor,
+                source=source,
+                now_ms=now_ms,
+            )
+
+        return self._run(registry_slug, edit)
+
+    def update_profile(
+        self,
+        registry_slug: str,
+        profile_slug: str,
+        changes: dict[str, Any],
+        *,
+        actor: str,
+        source: str,
+        expected_version: int | None = None,
+    ) -> RowWrite:
+        """PATCH one profile: given fields replace, extensions merge by key."""
+        self.validator.check_extensions(changes.get("extensions"))
+
+        def edit(current: Registry | None, now_ms: int) -> Registry:
+            return edits.update_profile(
+                self._existing(current),
+                profile_slug,
+                changes,
+                expected_version=expected_version,
+                actor=actor,
+                source=source,
+                now_ms=now_ms,
+            )
+
+        return self._run(registry_slug, edit)
+
+    def delete_profile(
+        self, registry_slug: str, profile_slug: str, *, actor: str, source: str, expected_version: int | None = None
+    ) -> RowWrite:
+        """Remove one profile; refused while other profiles stack on it."""
+
+        def edit(current: Registry | None, now_ms: int) -> Registry:
+            return edits.delete_profile(
+                self._existing(current),
+                profile_slug,
+                expected_version=expected_version,
+                actor=actor,
+                source=source,
+                now_ms=now_ms,
+            )
+
+        return self._run(registry_slug, edit)
+
+    def set_default(
+        self, registry_slug: str, profile_slug: str, *, actor: str, source: str, expected_version: int | None = None
+    ) -> RowWrite:
+        """Make a profile its registry's default."""
+
+        def edit(current: Registry | None, now_ms: int) -> Registry:
+            return edits.set_default(
+                self._existing(current),
+                profile_slug,
+                expected_version=expected_version,
+                actor=actor,
+                source=source,
+                now_ms=now_ms,
+            )
+
+        return self._run(registry_slug, edit)
+
+    def put_registry(
+        self,
+        registry: Registry,
+        *,
+        actor: str,
+        source: str,
+        expected_version: int | None = None,
+        raw_profiles: dict[str, Any] | None = None,
+        dry_run: bool = False,
+    ) -> RowWrite:
+        """Create or replace a whole registry (profile map replaced wholesale, registry metadata kept).
+
+        `raw_profiles` is the profile map as the client sent it, so schema errors point into the request.
+        """
+        self.validator.check_registry(raw_profiles if raw_profiles is not None else registry["profiles"])
+
+        def edit(current: Registry | None, now_ms: int) -> Registry:
+            return edits.put_registry(
+                current, registry, expected_version=expected_version, actor=actor, source=source, now_ms=now_ms
+            )
+
+        return self._run(registry["slug"], edit, create=True, repair=True, dry_run=dry_run)
+
+    def delete_registry(self, slug: str, *, expected_version: int | None = None) -> RowWrite:
+        """Delete a registry's row; refused while profiles elsewhere stack on its profiles."""
+
+        def edit(current: Registry | None, now_ms: int) -> None:
+            if current is not None:
+                edits.delete_registry(current, expected_version=expected_version)
+            elif expected_version:  # a quarantined row has no readable version
+                raise VersionConflict("registry", slug, expected_version, 0)
+            return None
+
+        return self._run(slug, edit, repair=True)

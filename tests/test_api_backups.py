@@ -1,0 +1,119 @@
+"""/api/backups: list, create and restore over HTTP (real waitress), with the admin token and safe names."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import registry_payload, write_row
+
+from registry import backups
+from registry.auth import AdminToken
+
+TOKEN = "s3cret-token"
+
+
+def call(url: str, method: str = "GET", token: str | None = None):
+    req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, json.load(response), response.headers
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null"), exc.headers
+
+
+@pytest.fixture
+def server(seeded_db: Path, make_app, live_server, tmp_path):
+    app = make_app(seeded_db, ADMIN_TOKENS=[AdminToken("ops", TOKEN)], BACKUP_DIR=str(tmp_path / "snaps"))
+    return live_server(app)
+
+
+def test_list_is_empty_then_shows_a_created_snapshot(server, seeded_db, tmp_path):
+    status, body, _ = call(server.url + "/api/backups")
+    assert status == 200
+    assert body == {"database": str(seeded_db), "backup_dir": str(tmp_path / "snaps"), "snapshots": []}
+    status, created, _ = call(server.url + "/api/backups", "POST", TOKEN)
+    assert status == 201
+    assert created["verified"] is True
+    assert created["registries"].keys() == {"default"}
+    assert Path(created["path"]).parent == tmp_path / "snaps"
+    status, body, _ = call(server.url + "/api/backups")
+    assert [s["name"] for s in body["snapshots"]] == [created["name"]]
+    assert body["snapshots"][0]["sha256"] == backups.sha256_file(Path(created["path"]))
+
+
+def test_posts_need_the_admin_token(server, tmp_path):
+    for token in (None, "wrong"):
+        status, body, headers = call(server.url + "/api/backups", "POST", token)
+        assert status == 401
+        assert "bearer token" in body["message"]
+        assert headers["WWW-Authenticate"].startswith("Bearer")
+        status, _, _ = call(server.url + "/api/backups/profiles.db.bak.20260101-000000/restore", "POST", token)
+        assert status == 401
+    assert not (tmp_path / "snaps").exists() or not list((tmp_path / "snaps").iterdir())
+
+
+def test_restore_by_name_changes_what_the_service_serves(server, seeded_db):
+    _, created, _ = call(server.url + "/api/backups", "POST", TOKEN)
+    write_row(seeded_db, "default", registry_payload("default", {"replaced": {}}), 1_900_000_000_000)
+    _, items, _ = call(server.url + "/api/chat/profiles")
+    assert {i["slug"] for i in items} == {"replaced", "mock_parity"}
+    status, result, _ = call(server.url + f"/api/backups/{created['name']}/restore", "POST", TOKEN)
+    assert status == 200
+    assert result["restored"]["name"] == created["name"]
+    assert result["changes"] == [
+        {
+            "slug": "default",
+            "live_updated_at_ms": 1_900_000_000_000,
+            "snapshot_updated_at_ms": created["registries"]["default"],
+            "change": "older",
+        }
+    ]
+    assert Path(result["safety_snapshot"]["path"]).exists()
+    _, items, _ = call(server.url + "/api/chat/profiles")
+    assert {i["slug"] for i in items} == {"analyst", "default", "mock_parity"}
+
+
+def test_unknown_or_unsafe_names_are_404(server):
+    for name in [
+        "profiles.db.bak.20990101-000000",
+        "..%2F..%2Fetc%2Fpasswd",
+        "profiles.db",
+        "%2Fetc%2Fpasswd",
+        "..",
+        "profiles.db.bak.20990101-000000.manifest.json",
+    ]:
+        status, body, _ = call(server.url + f"/api/backups/{name}/restore", "POST", TOKEN)
+        assert (status, body["code"]) == (404, 404), name
+
+
+def test_a_damaged_snapshot_is_refused_with_the_reason(server, seeded_db):
+    _, created, _ = call(server.url + "/api/backups", "POST", TOKEN)
+    with open(created["path"], "r+b") as handle:
+        handle.seek(100)
+        handle.write(b"\x00" * 50)
+    status, body, _ = call(server.url + f"/api/backups/{created['name']}/restore", "POST", TOKEN)
+    assert status == 422
+    assert "checksum" in body["message"] or "manifest" in body["message"]
+    _, items, _ = call(server.url + "/api/chat/profiles")
+    assert {i["slug"] for i in items} == {"analyst", "default", "mock_parity"}
+
+
+def test_yaml_only_service_has_nothing_to_back_up(make_app, live_server, tmp_path):
+    yaml_file = tmp_path / "reg.yaml"
+    yaml_file.write_text("slug: team\nprofiles:\n  default:\n    display_name: D\n")
+    server = live_server(make_app(f"yaml:{yaml_file}", ADMIN_TOKENS=[AdminToken("ops", TOKEN)]))
+    status, body, _ = call(server.url + "/api/backups")
+    assert status == 409
+    assert "no SQLite" in body["message"]
+
+
+def test_openapi_documents_the_routes(server):
+    _, spec, _ = call(server.url + "/api/openapi.json")
+    assert {"/api/backups", "/api/backups/{name}/restore"} <= set(spec["paths"])
+    assert "post" in spec["paths"]["/api/backups/{name}/restore"]

@@ -1,0 +1,119 @@
+"""`profile-registry backup`, `backups` and `restore` as an operator runs them."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from conftest import registry_payload, write_row
+
+from registry import backups
+from registry.cli import main
+from registry.cli.backup import TerminalProgress
+
+
+def slugs(url: str) -> set[str]:
+    with urllib.request.urlopen(url + "/api/chat/profiles", timeout=10) as response:
+        return {item["slug"] for item in json.load(response)}
+
+
+def test_backup_prints_the_path_and_backups_lists_it(seeded_db, capsys):
+    assert main(["backup", "--db", str(seeded_db)]) == 0
+    path = Path(capsys.readouterr().out.strip())
+    assert path.parent == seeded_db.parent and path.name.startswith("profiles.db.bak.")
+    backups.verify_snapshot(path)
+    assert main(["backups", "--db", str(seeded_db)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["NAME", "CREATED", "(UTC)"]
+    assert lines[1].split()[0] == path.name
+    assert lines[1].split()[-1] == "yes"
+    assert "default" in lines[1].split()
+    assert main(["backups", "--db", str(seeded_db), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(s["name"], s["verified"], list(s["registries"])) for s in listed] == [(path.name, True, ["default"])]
+
+
+def test_backup_dir_source_flags_and_keep(seeded_db, tmp_path, capsys):
+    folder = tmp_path / "snaps"
+    dsn = f"sqlite-dsn:file:{seeded_db}?_journal_mode=WAL&_busy_timeout=5000"
+    for _ in range(3):
+        assert main(["backup", "--profile-registries", dsn, "--backup-dir", str(folder), "--keep", "2"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("pruned profiles.db.bak.") == 1
+    assert len(backups.list_snapshots(seeded_db, folder)) == 2
+    assert main(["backups", "--db", str(seeded_db)]) == 0
+    assert "no snapshots" in capsys.readouterr().out
+
+
+def test_backup_of_a_missing_database_is_one_line_and_creates_nothing(tmp_path, capsys):
+    assert main(["backup", "--db", str(tmp_path / "nope.db")]) == 2
+    assert (
+        capsys.readouterr().err.strip()
+        == f"profile-registry backup: error: database {tmp_path / 'nope.db'} does not exist"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_restore_by_name_and_refusal_of_a_bad_file(seeded_db, tmp_path, capsys):
+    main(["backup", "--db", str(seeded_db)])
+    name = Path(capsys.readouterr().out.strip()).name
+    write_row(seeded_db, "default", registry_payload("default", {"other": {}}), 1_900_000_000_000)
+    assert main(["restore", name, "--db", str(seeded_db)]) == 0
+    out = capsys.readouterr().out
+    assert f"restored {seeded_db}" in out
+    assert "safety snapshot of the previous state:" in out
+    assert "default: older (live was 1900000000000" in out
+    assert set(backups.live_registries(seeded_db)) == {"default"}
+    assert backups.live_registries(seeded_db)["default"] != 1_900_000_000_000
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a database\n" * 100)
+    before = backups.live_registries(seeded_db)
+    assert main(["restore", str(bad), "--db", str(seeded_db)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert (
+        err
+        == "profile-registry restore: error: notes.txt: not a SQLite database (file header is wrong); nothing was changed"
+    )
+    assert backups.live_registries(seeded_db) == before
+
+
+def test_restore_from_another_process_while_serving(seeded_db, make_app, live_server, capsys):
+    """`profile-registry restore` in its own process; the running server answers from the restored rows."""
+    server = live_server(make_app(seeded_db))
+    main(["backup", "--db", str(seeded_db)])
+    name = Path(capsys.readouterr().out.strip()).name
+    write_row(seeded_db, "default", registry_payload("default", {"other": {}}), 1_900_000_000_000)
+    assert slugs(server.url) == {"other", "mock_parity"}
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    done = subprocess.run(
+        [sys.executable, "-m", "registry", "restore", name, "--db", str(seeded_db)],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert slugs(server.url) == {"analyst", "default", "mock_parity"}
+
+
+def test_progress_bar_only_on_a_terminal_for_large_files():
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = Tty()
+    bar = TerminalProgress(100 << 20, tty)
+    bar("copy", 50 << 20, 100 << 20)
+    bar("copy", 100 << 20, 100 << 20)
+    shown = tty.getvalue()
+    assert "[###############               ]  50%" in shown and shown.endswith("\n")
+    for stream, size in ((io.StringIO(), 100 << 20), (Tty(), 1 << 20)):
+        quiet = TerminalProgress(size, stream)
+        quiet("copy", size, size)
+        assert stream.getvalue() == ""
