@@ -110,6 +110,24 @@ class RegistryWriter:
 
         return store.modify(slug, change, dry_run=dry_run)
 
+    def _precheck(self, registry_slug: str, profile_slug: str | None, expected: int | None) -> None:
+        """Answer a stale `expected_version` from the current snapshot, without queueing for the write lock.
+
+        The snapshot is the latest committed state, so the 409 is as true as one from inside the transaction;
+        a version that matches here is checked again inside it. Under contention most attempts end here.
+        """
+        if expected is None:
+            return
+        loaded = self.service.chain.view().registries.get(registry_slug)
+        if loaded is None:
+            return
+        if profile_slug is None:
+            edits.check_version("registry", registry_slug, expected, edits.version_of(loaded.registry))
+            return
+        profile = loaded.registry["profiles"].get(profile_slug)
+        if profile is not None:
+            edits.check_version("profile", profile_slug, expected, edits.version_of(profile))
+
     @staticmethod
     def _existing(current: Registry | None) -> Registry:
         if current is None:
@@ -157,6 +175,7 @@ class RegistryWriter:
     ) -> RowWrite:
         """PATCH one profile: given fields replace, extensions merge by key."""
         self.validator.check_extensions(changes.get("extensions"))
+        self._precheck(registry_slug, profile_slug, expected_version)
 
         def edit(current: Registry | None, now_ms: int) -> Registry:
             return edits.update_profile(
@@ -175,6 +194,7 @@ class RegistryWriter:
         self, registry_slug: str, profile_slug: str, *, actor: str, source: str, expected_version: int | None = None
     ) -> RowWrite:
         """Remove one profile; refused while other profiles stack on it."""
+        self._precheck(registry_slug, profile_slug, expected_version)
 
         def edit(current: Registry | None, now_ms: int) -> Registry:
             return edits.delete_profile(
@@ -192,6 +212,7 @@ class RegistryWriter:
         self, registry_slug: str, profile_slug: str, *, actor: str, source: str, expected_version: int | None = None
     ) -> RowWrite:
         """Make a profile its registry's default."""
+        self._precheck(registry_slug, None, expected_version)
 
         def edit(current: Registry | None, now_ms: int) -> Registry:
             return edits.set_default(

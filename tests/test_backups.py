@@ -321,3 +321,18 @@ def test_backup_while_four_threads_write_holds_every_earlier_row_and_restores(db
     assert set(backups.live_registries(db_path)) == in_snapshot
     assert set(backups.live_registries(result.safety_snapshot.path)) == set(committed)
     store.close()
+
+
+def test_prune_removes_temporaries_of_dead_backups_only(live, db_path):
+    old = db_path.with_name(".tmp-profiles.db.deadbeef")
+    young = db_path.with_name(".tmp-profiles.db.cafebabe")
+    other = db_path.with_name(".tmp-other.db.deadbeef")
+    for path in (old, young, other):
+        path.write_bytes(b"partial")
+    two_days_ago = datetime.now(UTC).timestamp() - 2 * 86400
+    os.utime(old, (two_days_ago, two_days_ago))
+    os.utime(other, (two_days_ago, two_days_ago))
+    backups.prune(db_path, keep=5)
+    assert not old.exists()
+    assert young.exists(), "a backup running right now keeps its temporary file"
+    assert other.exists(), "another database's files are not ours"

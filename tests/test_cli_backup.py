@@ -109,11 +109,14 @@ def test_progress_bar_only_on_a_terminal_for_large_files():
 
     tty = Tty()
     bar = TerminalProgress(100 << 20, tty)
-    bar("copy", 50 << 20, 100 << 20)
     bar("copy", 100 << 20, 100 << 20)
-    shown = tty.getvalue()
-    assert "[###############               ]  50%" in shown and shown.endswith("\n")
+    bar("check", 5, 10)
+    bar("hash", 100 << 20, 100 << 20)
+    bar.finish()
+    last = tty.getvalue().split("\r")[-1]
+    assert last == "[#########################     ]  83%  copy 100%  check  50%  hash 100% \n"
     for stream, size in ((io.StringIO(), 100 << 20), (Tty(), 1 << 20)):
         quiet = TerminalProgress(size, stream)
         quiet("copy", size, size)
+        quiet.finish()
         assert stream.getvalue() == ""

@@ -56,7 +56,7 @@ def overview_csrf(client) -> str:
 
 def row_of(html: str, attr: str, value: str) -> str:
     """The <tr> whose data attribute names `value`."""
-    match = re.search(rf'<tr[^>]*data-{attr}="{re.escape(value)}".*?</tr>', html, re.S)
+    match = re.search(rf'<tr[^>]*data-{attr}="{re.escape(value)}".*?</tr>', html, re.DOTALL)
     assert match, f"no row with data-{attr}={value}"
     return match.group(0)
 
@@ -79,7 +79,7 @@ def test_overview_lists_registries_with_raw_and_utc_updated_at(client, seeded_db
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     row = row_of(html, "slug", "default")
-    assert f"<code class=\"raw\">{updated}</code>" in row
+    assert f'<code class="raw">{updated}</code>' in row
     assert utc_time(updated) in row
     assert "Example registry" in row
     assert 'href="/registries/default/profiles/default"' in row  # the default profile
@@ -114,14 +114,14 @@ def test_registry_page_lists_profiles_with_default_model_stack_and_extension_key
 
 def test_profile_page_shows_lineage_and_effective_settings(client):
     html = client.get("/registries/default/profiles/analyst").get_data(as_text=True)
-    lineage = re.search(r'<ol class="lineage">(.*?)</ol>', html, re.S).group(1)
+    lineage = re.search(r'<ol class="lineage">(.*?)</ol>', html, re.DOTALL).group(1)
     assert lineage.index("default/default") < lineage.index("default/analyst")
-    effective = re.search(r'data-testid="effective-settings">(.*?)</pre>', html, re.S).group(1)
+    effective = re.search(r'data-testid="effective-settings">(.*?)</pre>', html, re.DOTALL).group(1)
     settings = json.loads(effective.replace("&#34;", '"'))
     # Leaf wins for temperature, the base supplies engine and model_info.
     assert settings["chat"] == {"api_type": "openai", "engine": "gpt-4o-mini", "temperature": 0.0}
     assert settings["model_info"]["cost"] == {"input": 0.15, "output": 0.6}
-    stored = re.search(r'data-testid="stored-profile">(.*?)</pre>', html, re.S).group(1)
+    stored = re.search(r'data-testid="stored-profile">(.*?)</pre>', html, re.DOTALL).group(1)
     assert json.loads(stored.replace("&#34;", '"'))["stack"] == [{"profile_slug": "default"}]
 
 
@@ -152,19 +152,23 @@ def test_oauth_secrets_are_redacted_on_the_profile_page(make_app, tmp_path):
 def test_schemas_page_shows_properties_types_and_defaults(client):
     html = client.get("/schemas").get_data(as_text=True)
     assert "Agent Mode" in html
-    agentmode = re.search(r'id="middleware-agentmode".*?</article>', html, re.S).group(0)
-    assert re.search(r"<code>default_mode</code></td><td[^>]*>string</td><td[^>]*><code>&#34;financial_analyst&#34;", agentmode)
+    agentmode = re.search(r'id="middleware-agentmode".*?</article>', html, re.DOTALL).group(0)
+    assert re.search(
+        r"<code>default_mode</code></td><td[^>]*>string</td><td[^>]*><code>&#34;financial_analyst&#34;", agentmode
+    )
     assert re.search(r"<code>sanitize_yaml</code></td><td[^>]*>boolean</td><td[^>]*><code>true</code>", agentmode)
-    ext = re.search(r'id="extension-middleware.agentmode_config@v1".*?</article>', html, re.S).group(0)
+    ext = re.search(r'id="extension-middleware.agentmode_config@v1".*?</article>', html, re.DOTALL).group(0)
     assert "<code>instances.&lt;name&gt;.default_mode</code>" in ext
-    suggestions = re.search(r'id="extension-webchat.starter_suggestions@v1".*?</article>', html, re.S).group(0)
-    assert re.search(r"<code>items</code></td><td[^>]*>array of string</td><td[^>]*><code>\[\]</code></td><td[^>]*>yes", suggestions)
+    suggestions = re.search(r'id="extension-webchat.starter_suggestions@v1".*?</article>', html, re.DOTALL).group(0)
+    assert re.search(
+        r"<code>items</code></td><td[^>]*>array of string</td><td[^>]*><code>\[\]</code></td><td[^>]*>yes", suggestions
+    )
 
 
 def test_health_strip_shows_database_settings_and_a_world_readable_database(client, seeded_db):
     os.chmod(seeded_db, 0o644)
     html = client.get("/").get_data(as_text=True)
-    strip = re.search(r'<section class="health.*?</section>', html, re.S).group(0)
+    strip = re.search(r'<section class="health.*?</section>', html, re.DOTALL).group(0)
     assert str(seeded_db) in strip
     assert "wal" in strip and "5000 ms" in strip
     assert "1 middleware · 2 extensions" in strip
@@ -228,8 +232,12 @@ def test_without_login_no_action_buttons_and_posts_are_refused(client, backup_di
     refused = client.post("/backups", data={"csrf_token": csrf})
     assert refused.status_code == 403
     assert "log in" in refused.get_data(as_text=True)
-    assert backups.list_snapshots(Path(client.application.extensions["profile_registry"].sqlite_sources()[0]
-                                       .store.target.path), backup_dir) == []
+    assert (
+        backups.list_snapshots(
+            Path(client.application.extensions["profile_registry"].sqlite_sources()[0].store.target.path), backup_dir
+        )
+        == []
+    )
 
 
 def test_wrong_token_is_refused_and_the_session_keeps_no_token(client, app):
@@ -289,7 +297,7 @@ def test_back_up_now_adds_a_verified_snapshot_row(client, backup_dir, seeded_db)
     assert str(stored_updated_at(seeded_db, "default")) in row
     assert "same as live" in row
     assert f"Snapshot {snapshots[0].name} created" in html
-    svg = ET.fromstring(re.search(r"<svg.*?</svg>", html, re.S).group(0))
+    svg = ET.fromstring(re.search(r"<svg.*?</svg>", html, re.DOTALL).group(0))
     assert len(svg.findall(f"{SVG_NS}rect")) == 1
 
 
@@ -411,8 +419,15 @@ def test_schema_properties_flatten_nested_and_map_values():
     schema = {
         "type": "object",
         "required": ["instances"],
-        "properties": {"instances": {"type": "object", "additionalProperties": {
-            "type": "object", "properties": {"mode": {"type": "string", "default": "x", "description": "d"}}}}},
+        "properties": {
+            "instances": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": {"mode": {"type": "string", "default": "x", "description": "d"}},
+                },
+            }
+        },
     }
     rows = {(r.path, r.type, r.default, r.required) for r in schema_properties(schema)}
     assert rows == {
@@ -420,3 +435,71 @@ def test_schema_properties_flatten_nested_and_map_values():
         ("instances.<name>", "object", "", False),
         ("instances.<name>.mode", "string", '"x"', False),
     }
+
+
+# --- caching: a cached overview never shows stale data or another session's token --------------------------------
+
+
+def test_the_cached_overview_shows_a_row_written_behind_the_services_back(client, seeded_db):
+    first = client.get("/").get_data(as_text=True)
+    assert 'data-slug="late"' not in first
+    write_row(seeded_db, "late", registry_payload("late", {"p": {}}), 1_770_000_000_000)
+    second = client.get("/").get_data(as_text=True)
+    assert "1770000000000" in row_of(second, "slug", "late")
+    assert "\x1a" not in second  # every age marker was filled in
+
+
+def test_cached_pages_are_never_shared_between_sessions(app):
+    alice, other = app.test_client(), app.test_client()
+    log_in(alice)
+    token = overview_csrf(alice)
+    page = other.get("/").get_data(as_text=True)
+    assert token not in page and "Back up now" not in page and "Signed in" not in page
+    log_in(other)
+    assert overview_csrf(other) != token
+    assert overview_csrf(alice) == token
+
+
+def test_a_snapshot_damaged_in_place_is_noticed_once_the_listing_is_revalidated(client, app, backup_dir, seeded_db):
+    info = backups.create_backup(seeded_db, backup_dir)
+    assert ">yes<" in row_of(client.get("/").get_data(as_text=True), "name", info.name)
+    with open(info.path, "r+b") as handle:  # same size, same folder entries: only the file's mtime moves
+        handle.seek(300)
+        handle.write(b"damage")
+    app.extensions["dashboard"].listings.revalidate_seconds = 0
+    row = row_of(client.get("/").get_data(as_text=True), "name", info.name)
+    assert "checksum mismatch" in row and ">no<" in row
+
+
+def test_age_markers_are_filled_per_second():
+    from registry.dashboard.cache import age_marker, fill_ages, split_ages
+
+    now = datetime(2026, 11, 26, 19, 0, 0, tzinfo=UTC)
+    html = (
+        f"<td>{age_marker(int(now.timestamp() * 1000) - 180_000)}</td><td>{age_marker(now - timedelta(hours=2))}</td>"
+    )
+    parts = split_ages(html)
+    assert fill_ages(parts, now) == "<td>3 min ago</td><td>2 h ago</td>"
+    assert fill_ages(parts, now + timedelta(minutes=1)) == "<td>4 min ago</td><td>2 h ago</td>"
+    assert age_marker(0) == ""
+
+
+def test_restore_rows_list_the_profiles_a_restore_brings_back_or_removes():
+    from registry.backups import RegistryChange
+    from registry.dashboard.pages import restore_rows
+
+    changes = [
+        RegistryChange("a", 10, 5, "older"),
+        RegistryChange("b", None, 3, "added"),
+        RegistryChange("c", 4, None, "removed"),
+        RegistryChange("d", 7, 7, "same"),
+    ]
+    live = {"a": ["p", "q"], "c": ["x"], "d": ["m"]}
+    rows = {r.change.slug: r for r in restore_rows(changes, live, {"a": ["p", "r"], "b": ["n"], "d": ["m"]})}
+    assert (rows["a"].profiles_back, rows["a"].profiles_gone) == (["r"], ["q"])
+    assert rows["b"].profiles_back == ["n"] and rows["c"].profiles_gone == ["x"]
+    assert rows["d"].profiles_back == rows["d"].profiles_gone == []
+    assert rows["a"].text == "goes back to the snapshot's older row"
+    # Without profile lists in the manifest, nothing is claimed about profiles.
+    unknown = {r.change.slug: r for r in restore_rows(changes, live, None)}
+    assert unknown["a"].profiles_back == unknown["a"].profiles_gone == []

@@ -217,3 +217,23 @@ def test_a_crashed_databases_own_wal_is_kept(db_path, tmp_path):
     finally:
         reopened.close()
     assert not list(crashed.glob("*.stale-*"))
+
+
+def test_a_snapshot_with_another_page_size_is_refused_while_live_is_wal(live, db_path, tmp_path):
+    other = tmp_path / "other" / "profiles.db.bak.20260101-000000"
+    other.parent.mkdir()
+    conn = sqlite3.connect(other)
+    conn.execute("PRAGMA page_size=8192")
+    conn.execute(
+        "CREATE TABLE profile_registries (slug TEXT PRIMARY KEY, payload_json TEXT NOT NULL, "
+        "updated_at_ms INTEGER NOT NULL DEFAULT 0)"
+    )
+    conn.execute(
+        "INSERT INTO profile_registries VALUES ('default', ?, 1)", (json.dumps(registry_payload("default", {"x": {}})),)
+    )
+    conn.commit()
+    conn.close()
+    before = live_rows(db_path)
+    with pytest.raises(backups.SnapshotError, match="page size 8192 differs"):
+        backups.restore_snapshot(db_path, other)
+    assert live_rows(db_path) == before

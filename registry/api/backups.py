@@ -129,16 +129,14 @@ class Backups(MethodView):
     def post(self) -> Response:
         """Take a checked snapshot now, then apply retention (BACKUP_KEEP, BACKUP_MAX_AGE_DAYS)."""
         path = database()
-        before = {s.name for s in backups.list_snapshots(path, folder())}
-        info = backups.create_backup(
+        info = backups.create_backup(path, folder(), reason="api")
+        pruned = backups.prune(
             path,
             folder(),
             keep=current_app.config.get("BACKUP_KEEP"),
             max_age_days=current_app.config.get("BACKUP_MAX_AGE_DAYS"),
-            reason="api",
         )
-        after = {s.name for s in backups.list_snapshots(path, folder())}
-        return json_body(info.to_dict() | {"pruned": sorted(before - after)}, 201)
+        return json_body(info.to_dict() | {"pruned": sorted(p.name for p in pruned)}, 201)
 
 
 @blp.route("/<name>/restore")

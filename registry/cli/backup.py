@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TextIO
@@ -57,27 +58,48 @@ def existing_database(args: argparse.Namespace) -> Path:
 
 
 class TerminalProgress:
-    """A one-line progress bar on stderr, drawn only when stderr is a terminal and the file is large."""
+    """A one-line progress bar on stderr over the backup's phases (the check and the hash run side by side).
+
+    Drawn only when stderr is a terminal and the file is large enough for a backup to take a while.
+    """
+
+    PHASES = ("copy", "check", "hash")
 
     def __init__(self, size: int, stream: TextIO | None = None, min_bytes: int = PROGRESS_MIN_BYTES) -> None:
         self.stream = stream or sys.stderr
         self.enabled = size >= min_bytes and self.stream.isatty()
+        self.state: dict[str, float] = {}
         self._last = 0.0
+        self._drawn = False
+        self._lock = threading.Lock()  # the copy watcher and the hash call from their own threads
 
     def __call__(self, phase: str, done: int, total: int) -> None:
         if not self.enabled:
             return
+        with self._lock:
+            self._draw(phase, done, total)
+
+    def _draw(self, phase: str, done: int, total: int) -> None:
+        self.state[phase] = done / total if total else 1.0
         now = time.monotonic()
-        if done < total and now - self._last < 0.1:
+        if now - self._last < 0.1 and done < total:
             return
         self._last = now
-        fraction = done / total if total else 1.0
-        bar = "#" * int(fraction * 30)
-        unit = f"{done / 1e6:7.1f}/{total / 1e6:.1f} MB" if phase != "check" else f"{done}/{total} rows"
-        self.stream.write(f"\r{phase:>5} [{bar:<30}] {fraction:4.0%} {unit}   ")
-        if done >= total:
-            self.stream.write("\n")
+        overall = sum(self.state.get(p, 0.0) for p in self.PHASES) / len(self.PHASES)
+        parts = "  ".join(f"{p} {self.state.get(p, 0.0):4.0%}" for p in self.PHASES)
+        self.stream.write(f"\r[{'#' * int(overall * 30):<30}] {overall:4.0%}  {parts} ")
+        self._drawn = True
+        if overall >= 1.0:
+            self.stream.write("\n")  # before the log line that reports the new snapshot
+            self._drawn = False
         self.stream.flush()
+
+    def finish(self) -> None:
+        """End the bar's line, if one was drawn."""
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
 
 
 def add_retention_options(parser: argparse.ArgumentParser) -> None:
@@ -113,15 +135,13 @@ def fail(command: str, message: str) -> int:
 def run(args: argparse.Namespace) -> int:
     path = existing_database(args)
     progress = TerminalProgress(path.stat().st_size)
-    before = {s.name for s in backups.list_snapshots(path, backup_dir(args))}
     try:
-        info = backups.create_backup(
-            path, backup_dir(args), keep=args.keep, max_age_days=args.max_age, progress=progress
-        )
+        info = backups.create_backup(path, backup_dir(args), progress=progress)
     except backups.SnapshotError as exc:
+        progress.finish()
         return fail("backup", str(exc))
+    progress.finish()
     print(info.path)
-    after = {s.name for s in backups.list_snapshots(path, backup_dir(args))}
-    for name in sorted(before - after):
-        print(f"pruned {name}", file=sys.stderr)
+    for pruned in backups.prune(path, backup_dir(args), keep=args.keep, max_age_days=args.max_age):
+        print(f"pruned {pruned.name}", file=sys.stderr)
     return 0

@@ -55,6 +55,6 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:  # port taken, address not on this host: one line, not a traceback
         raise StartupError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
     # The effective port, so `--port 0` (any free port) tells where it ended up.
-    log.info("serving on http://%s:%d (dashboard /, API /api/, docs /docs)", args.host, server.effective_port)
+    log.info("serving on http://%s:%s (dashboard /, API /api/, docs /docs)", args.host, server.effective_port)
     server.run()
     return 0

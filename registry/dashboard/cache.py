@@ -14,28 +14,27 @@ So both are cached and rebuilt only when what they show changed:
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from registry.dashboard.formatting import age, to_datetime
+from registry.dashboard.formatting import age_of_seconds, to_datetime
 from registry.errors import RegistryError
 
 REVALIDATE_SECONDS = 10.0
+RECENT_SECONDS = 5
 PAGE_CACHE_SIZE = 8
 # A marker that autoescaping leaves alone and no registry text can contain (control characters are not valid
 # in the JSON strings a name would come from without an escape the template would not reproduce).
 _AGE_MARK = "\x1a"
-_AGE_RE = re.compile(f"{_AGE_MARK}(-?\\d+){_AGE_MARK}")
 
 
-def age_marker(value: int | float | datetime | None) -> str:
+def age_marker(value: float | datetime | None) -> str:
     """A placeholder for the age of `value`, filled in by `fill_ages` at response time."""
     if value is None or (not isinstance(value, datetime) and value <= 0):
         return ""
@@ -43,9 +42,24 @@ def age_marker(value: int | float | datetime | None) -> str:
     return f"{_AGE_MARK}{ms}{_AGE_MARK}"
 
 
-def fill_ages(html: str, now: datetime | None = None) -> str:
-    """Replace every age marker with "3 min ago" as of now."""
-    return _AGE_RE.sub(lambda m: age(int(m.group(1)), now), html)
+def split_ages(html: str) -> tuple[str | int, ...]:
+    """The page cut at its age markers: text at even positions, the marked milliseconds (int) at odd ones."""
+    parts: list[str | int] = []
+    for i, part in enumerate(html.split(_AGE_MARK)):
+        parts.append(int(part) if i % 2 else part)
+    return tuple(parts)
+
+
+def fill_ages(parts: tuple[str | int, ...], now: datetime | None = None) -> str:
+    """The page with every age marker replaced by "3 min ago" as of now (a join, no scanning of the HTML).
+
+    Ages are computed on whole seconds, so the result depends only on the page and the current second.
+    """
+    now_s = int((now or datetime.now(UTC)).timestamp())
+    out = list(parts)
+    for i in range(1, len(out), 2):
+        out[i] = age_of_seconds(now_s - out[i] // 1000)  # type: ignore[operator]
+    return "".join(out)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -64,9 +78,17 @@ class Listing:
 
 
 def _folder_key(folder: Path) -> tuple[Any, ...]:
-    """Cheap: the folder's mtime and entry names (one stat and one listdir, whatever the number of snapshots)."""
+    """Cheap: the folder's mtime, plus its entry names while that mtime is recent.
+
+    Adding, renaming or removing an entry moves the folder's mtime, unless it happens within the same clock tick
+    as the previous change (FAT's tick is 2 s): only then can two states share an mtime, so the names are read
+    (one listdir) only while the mtime is younger than RECENT_SECONDS.
+    """
     try:
-        return (folder.stat().st_mtime_ns, tuple(sorted(os.listdir(folder))))
+        mtime_ns = folder.stat().st_mtime_ns
+        if time.time_ns() - mtime_ns < RECENT_SECONDS * 1_000_000_000:
+            return (mtime_ns, tuple(sorted(os.listdir(folder))))
+        return (mtime_ns,)
     except OSError:
         return ("missing",)
 
@@ -124,26 +146,43 @@ class SnapshotListingCache:
 
 
 class PageCache:
-    """A few rendered pages (HTML with age markers) by the state they show; least recently used ones dropped."""
+    """A few rendered pages (split at their age markers) by the state they show; least recently used ones dropped."""
 
     def __init__(self, size: int = PAGE_CACHE_SIZE) -> None:
         self.size = size
         self._lock = threading.Lock()
-        self._pages: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        self._pages: OrderedDict[tuple[Any, ...], tuple[str | int, ...]] = OrderedDict()
+        self._filled: dict[tuple[Any, ...], tuple[int, bytes]] = {}
 
-    def get(self, key: tuple[Any, ...]) -> str | None:
+    def get(self, key: tuple[Any, ...]) -> tuple[str | int, ...] | None:
+        """The page rendered for `key`, if still kept."""
         with self._lock:
             html = self._pages.get(key)
             if html is not None:
                 self._pages.move_to_end(key)
             return html
 
-    def put(self, key: tuple[Any, ...], html: str) -> None:
+    def put(self, key: tuple[Any, ...], page: tuple[str | int, ...]) -> None:
+        """Keep a rendered page, dropping the least recently used beyond `size`."""
         with self._lock:
-            self._pages[key] = html
+            self._pages[key] = page
             self._pages.move_to_end(key)
             while len(self._pages) > self.size:
-                self._pages.popitem(last=False)
+                old, _ = self._pages.popitem(last=False)
+                self._filled.pop(old, None)
+
+    def filled(self, key: tuple[Any, ...], page: tuple[str | int, ...]) -> bytes:
+        """`fill_ages(page)` as UTF-8 for this second, reused by every request for `key` within the same second."""
+        now = datetime.now(UTC)
+        second = int(now.timestamp())
+        last = self._filled.get(key)
+        if last is not None and last[0] == second:
+            return last[1]
+        html = fill_ages(page, now).encode()
+        with self._lock:
+            if key in self._pages:
+                self._filled[key] = (second, html)
+        return html
 
 
 @dataclass
@@ -155,4 +194,5 @@ class DashboardCaches:
 
     @classmethod
     def create(cls) -> DashboardCaches:
+        """Empty caches with the default limits."""
         return cls(SnapshotListingCache(), PageCache())

@@ -67,8 +67,9 @@ def render_chart(points: list[ChartPoint]) -> Markup:
     base1 = top1 + PANEL_HEIGHT
     max_size = max(p.size for p in points) or 1
     parts.append(f'<text class="chart-label" x="{LEFT}" y="{top1 - 8}">Snapshot size</text>')
-    parts.append(f'<text class="chart-axis" x="{LEFT - 6}" y="{top1 + 4}" text-anchor="end">'
-                 f"{escape(file_size(max_size))}</text>")
+    parts.append(
+        f'<text class="chart-axis" x="{LEFT - 6}" y="{top1 + 4}" text-anchor="end">{escape(file_size(max_size))}</text>'
+    )
     parts.append(f'<text class="chart-axis" x="{LEFT - 6}" y="{base1}" text-anchor="end">0</text>')
     parts.append(f'<line class="chart-grid" x1="{LEFT}" y1="{base1}" x2="{WIDTH - RIGHT}" y2="{base1}"/>')
     parts.append(f'<line class="chart-grid" x1="{LEFT}" y1="{top1}" x2="{WIDTH - RIGHT}" y2="{top1}"/>')
@@ -91,17 +92,25 @@ def render_chart(points: list[ChartPoint]) -> Markup:
     if stamps:
         low, high = min(stamps), max(stamps)
         span = (high - low) or 1
-        parts.append(f'<text class="chart-axis" x="{LEFT - 6}" y="{top2 + 4}" text-anchor="end">'
-                     f"{escape(_axis_time(high, low))}</text>")
-        parts.append(f'<text class="chart-axis" x="{LEFT - 6}" y="{base2}" text-anchor="end">'
-                     f"{escape(_axis_time(low, high))}</text>")
+        parts.append(
+            f'<text class="chart-axis" x="{LEFT - 6}" y="{top2 + 4}" text-anchor="end">'
+            f"{escape(_axis_time(high, low))}</text>"
+        )
+        parts.append(
+            f'<text class="chart-axis" x="{LEFT - 6}" y="{base2}" text-anchor="end">'
+            f"{escape(_axis_time(low, high))}</text>"
+        )
         coords = []
         for i, point in enumerate(points):
             if point.newest_updated_at_ms is None:
                 continue
             x = LEFT + i * step + step / 2
             # Equal values sit mid-panel: a flat line at the bottom would read as "zero".
-            y = top2 + PANEL_HEIGHT / 2 if high == low else base2 - PANEL_HEIGHT * (point.newest_updated_at_ms - low) / span
+            y = (
+                top2 + PANEL_HEIGHT / 2
+                if high == low
+                else base2 - PANEL_HEIGHT * (point.newest_updated_at_ms - low) / span
+            )
             coords.append((x, y, point))
         parts.append(
             '<polyline class="chart-line" fill="none" points="'

@@ -15,7 +15,7 @@ from registry.service import RegistryService, permission_warnings
 from registry.sources import SQLiteSource
 
 # Where the README tells Windows operators how to restrict the data folder (chmod cannot).
-WINDOWS_ACL_HINT = "README.md, section \"Windows: restrict the data folder with an ACL\""
+WINDOWS_ACL_HINT = 'README.md, section "Windows: restrict the data folder with an ACL"'
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,9 @@ class BackupTarget:
     def live_newest_ms(self) -> int:
         """The newest updated_at_ms among this database's rows, healthy or quarantined (0 when empty)."""
         snap = self.source.snapshot()
-        stamps = [r.updated_at_ms for r in snap.registries.values()] + [q.updated_at_ms for q in snap.quarantined.values()]
+        stamps = [r.updated_at_ms for r in snap.registries.values()] + [
+            q.updated_at_ms for q in snap.quarantined.values()
+        ]
         return max(stamps, default=0)
 
 

@@ -64,8 +64,9 @@ def check_csrf() -> None:
     expected = session.get(_CSRF)
     sent = request.form.get(CSRF_FIELD, "")
     if not isinstance(expected, str) or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-        log.warning("refused %s %s from %s: missing or wrong CSRF token", request.method, request.path,
-                    request.remote_addr)
+        log.warning(
+            "refused %s %s from %s: missing or wrong CSRF token", request.method, request.path, request.remote_addr
+        )
         raise CsrfRefused("the form's CSRF token is missing or does not match this session; reload the page and retry")
 
 

@@ -8,12 +8,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 from registry import backups
 from registry.api.errors import page_error, status_of
 from registry.chain import ChainView
 from registry.dashboard import session as admin
-from registry.dashboard.cache import DashboardCaches, Listing, age_marker, fill_ages
+from registry.dashboard.cache import DashboardCaches, Listing, age_marker, fill_ages, split_ages
 from registry.dashboard.chart import ChartPoint, render_chart
 from registry.dashboard.formatting import age, file_size, iso_time, pretty_json, utc_time
 from registry.dashboard.pages import (
@@ -27,7 +28,7 @@ from registry.dashboard.pages import (
     snapshot_rows,
     stored_profile,
 )
-from registry.errors import ProfileNotFound, RegistryError, RegistryNotFound, RegistryQuarantined, SlugError
+from registry.errors import ProfileNotFound, RegistryError, RegistryNotFound, SlugError
 from registry.model import parse_profile_slug, parse_registry_slug
 from registry.resolve import resolve_profile
 from registry.service import RegistryService
@@ -37,11 +38,11 @@ log = logging.getLogger(__name__)
 bp = Blueprint("dashboard", __name__)
 CACHES_KEY = "dashboard"
 
-# Pages show live state and carry CSRF tokens: never cached; no resource may come from anywhere but this server.
+# Pages show live state and carry CSRF tokens: never stored by the browser; no resource from anywhere but here.
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; "
+        "default-src 'none'; style-src 'self'; img-src 'self'; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Frame-Options": "DENY",
@@ -64,6 +65,7 @@ def _target() -> BackupTarget | None:
 
 @bp.after_request
 def add_security_headers(response: Response) -> Response:
+    """Every dashboard response: no caching, no framing, no resource from anywhere else."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
@@ -81,27 +83,32 @@ def template_globals() -> dict[str, Any]:
 
 @bp.app_template_filter("utc")
 def utc_filter(value: Any) -> str:
+    """`{{ ms | utc }}`: 2026-11-26 19:03:23 UTC."""
     return utc_time(value)
 
 
 @bp.app_template_filter("iso")
 def iso_filter(value: Any) -> str:
+    """`{{ ms | iso }}`: the <time datetime> form."""
     return iso_time(value)
 
 
 @bp.app_template_filter("age")
 def age_filter(value: Any) -> str:
+    """`{{ ms | age }}`: 3 min ago."""
     # A page that is cached gets markers, filled in per request (cache.fill_ages).
     return age_marker(value) if g.get("defer_ages") else age(value)
 
 
 @bp.app_template_filter("filesize")
 def filesize_filter(value: Any) -> str:
+    """`{{ size | filesize }}`: 12.5 KiB."""
     return file_size(value)
 
 
 @bp.app_template_filter("pretty_json")
 def pretty_json_filter(value: Any) -> str:
+    """`{{ value | pretty_json }}`: indented JSON for a <pre>."""
     return pretty_json(value)
 
 
@@ -110,27 +117,32 @@ def pretty_json_filter(value: Any) -> str:
 
 @bp.errorhandler(admin.CsrfRefused)
 def csrf_refused(exc: admin.CsrfRefused) -> Response:
+    """A POST without the session's CSRF token: 400."""
     return page_error(400, str(exc))
 
 
 @bp.errorhandler(admin.LoginRequired)
 def login_required(exc: admin.LoginRequired) -> Response:
+    """An action without a login: 403."""
     return page_error(403, str(exc))
 
 
 @bp.errorhandler(backups.SnapshotNotFound)
 def snapshot_not_found(exc: backups.SnapshotNotFound) -> Response:
+    """An unknown snapshot name: 404."""
     return page_error(404, str(exc) or "snapshot not found")
 
 
 @bp.errorhandler(backups.SnapshotError)
 def snapshot_error(exc: backups.SnapshotError) -> Response:
+    """A snapshot that fails its checks: 500 naming the reason."""
     # A snapshot that fails its checks: the reason is for the operator, not a generic "unavailable".
     return page_error(500, str(exc))
 
 
 @bp.errorhandler(RegistryError)
 def registry_error(exc: RegistryError) -> Response:
+    """Domain errors on dashboard routes: the API's status, as an HTML page."""
     # The app-wide handler answers API shapes; dashboard routes get the same status as an HTML page.
     status, message, _ = status_of(exc)
     return page_error(status, message)
@@ -140,7 +152,7 @@ def registry_error(exc: RegistryError) -> Response:
 
 
 @bp.get("/")
-def overview() -> str:
+def overview() -> Response:
     """Every registry (quarantined ones in red), the snapshots with their chart, and the health strip."""
     service = _service()
     view = service.chain.view()
@@ -161,16 +173,17 @@ def overview() -> str:
         admin.csrf_token() if actor else None,
     )
     # A flashed message is shown once: such a page is rendered fresh and not kept.
-    html = None if session.get("_flashes") else caches.pages.get(key)
-    if html is None:
+    page = None if session.get("_flashes") else caches.pages.get(key)
+    if page is None:
         g.defer_ages = True
         try:
-            html = _render_overview(service, view, target, listing, health)
+            page = split_ages(_render_overview(service, view, target, listing, health))
         finally:
             g.defer_ages = False
-        if not session.get("_flashes"):
-            caches.pages.put(key, html)
-    return fill_ages(html)
+        if session.get("_flashes"):
+            return Response(fill_ages(page), mimetype="text/html")
+        caches.pages.put(key, page)
+    return Response(caches.pages.filled(key, page), mimetype="text/html")
 
 
 def _render_overview(
@@ -199,7 +212,7 @@ def _render_overview(
 
 
 @bp.get("/registries/<slug>")
-def registry_page(slug: str) -> str | Response:
+def registry_page(slug: str) -> str:
     """One registry's profiles; a quarantined registry shows its reason instead."""
     registry_slug = _registry_slug(slug)
     view = _service().chain.view()
@@ -253,9 +266,7 @@ def schemas_page() -> str:
     catalog = _service().catalog
     middlewares = [(item, schema_properties(item["schema"])) for item in catalog.middleware_items()]
     extensions = [(item, schema_properties(item["schema"])) for item in catalog.extension_items()]
-    return render_template(
-        "schemas.html", middlewares=middlewares, extensions=extensions, problems=catalog.problems()
-    )
+    return render_template("schemas.html", middlewares=middlewares, extensions=extensions, problems=catalog.problems())
 
 
 def _registry_slug(raw: str) -> str:
@@ -284,7 +295,7 @@ def login_form() -> str:
 
 
 @bp.post("/login")
-def login() -> Response | tuple[str, int]:
+def login() -> ResponseReturnValue:
     """Check the token (constant time); keep only the actor and a login flag in the signed session."""
     admin.check_csrf()
     target = _safe_next(request.form.get("next"))
@@ -295,7 +306,7 @@ def login() -> Response | tuple[str, int]:
 
 
 @bp.post("/logout")
-def logout() -> Response:
+def logout() -> ResponseReturnValue:
     """End the login (CSRF-checked, so another site cannot log the operator out)."""
     admin.check_csrf()
     admin.log_out()
@@ -314,7 +325,7 @@ def _require_target() -> BackupTarget:
 
 
 @bp.post("/backups")
-def backup_now() -> Response:
+def backup_now() -> ResponseReturnValue:
     """Take a snapshot of the live database now."""
     actor = admin.require_login()
     target = _require_target()
@@ -335,7 +346,7 @@ def backup_now() -> Response:
 
 
 @bp.get("/backups/<name>/restore")
-def restore_confirm(name: str) -> str | Response:
+def restore_confirm(name: str) -> ResponseReturnValue:
     """What a restore would change: every registry's updated_at_ms, live against the snapshot."""
     if admin.current_actor() is None:
         return redirect(url_for("dashboard.login_form", next=request.path), 303)
@@ -348,7 +359,7 @@ def restore_confirm(name: str) -> str | Response:
 
 
 @bp.post("/backups/<name>/restore")
-def restore(name: str) -> Response:
+def restore(name: str) -> ResponseReturnValue:
     """Copy the snapshot into the live database; the data it replaces is kept as a safety snapshot."""
     actor = admin.require_login()
     target = _require_target()

@@ -89,6 +89,7 @@ def test_sigkilled_writer_loses_no_committed_write(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     db = tmp_path / "profiles.db"
     committed: list[int] = []
+    known = -1  # the `latest` row's value after the previous kill (-1: no row yet)
     start = 0
     for kill in range(KILLS):
         delay = rng.uniform(0.02, 0.3)
@@ -111,12 +112,15 @@ def test_sigkilled_writer_loses_no_committed_write(tmp_path: Path) -> None:
             view = app.extensions["profile_registry"].chain.view()
             missing = [n for n in committed if f"crash-{n}" not in view.registries]
             assert not missing, f"{context}: reported committed but missing: {missing[:10]}"
-            if committed:
-                latest = int(view.registries["latest"].registry["description"])
-                # The row holds the last reported number, or the next one if the kill fell between the commit
-                # and the report; anything else is a lost or invented update.
-                assert latest in (committed[-1], committed[-1] + 1), context
-                start = latest + 1
+            registries = view.registries
+            latest = int(registries["latest"].registry["description"]) if "latest" in registries else -1
+            # The row holds the last number this writer reported (or the one before it started, if it reported
+            # none), or the next one if the kill fell between a commit and its report; anything else is a lost
+            # or invented update.
+            low = reported[-1] if reported else known
+            assert latest in (low, low + 1), f"{context}: latest={latest}, expected {low} or {low + 1}"
+            known = latest
+            start = latest + 1
         finally:
             app.extensions["profile_registry"].chain.close()
     # The kills must have interrupted real work, not an idle process.

@@ -1,0 +1,237 @@
+"""Read API throughput: our service against a bare waitress+Flask app serving the same bytes from memory.
+
+Generates a registry database (10 registries x 100 profiles), starts `python -m registry serve` on it, records the
+bytes of the two measured routes, then starts a bare waitress+Flask app that returns exactly those bytes from
+memory. Each server runs alone in its own child process (same waitress thread count), so both get the same CPU
+share against the same client; the client is 16 threads in this process, each with one keep-alive
+`http.client` connection. Prints requests/s, p50 and p99 latency per route and the ratio ours/bare.
+
+    python bench/read_api.py                      # defaults: 5 s per measurement, 16 clients
+    python bench/read_api.py --seconds 10 --clients 16 --threads 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+ROUTES = {"list": "/api/chat/profiles", "detail": "/api/chat/profiles/p050?registry=r05"}
+SERVING = re.compile(r"(?:serving|Serving) on http://[^:]+:(\d+)")
+
+BARE_APP = """
+import sys, json, waitress
+from flask import Flask, Response
+bodies = json.load(open(sys.argv[1]))
+app = Flask("bare")
+list_body = bodies["list"].encode()
+detail_body = bodies["detail"].encode()
+
+@app.get("/api/chat/profiles")
+def profiles():
+    return Response(list_body, mimetype="application/json")
+
+@app.get("/api/chat/profiles/<slug>")
+def profile(slug):
+    return Response(detail_body, mimetype="application/json")
+
+server = waitress.create_server(app, host="127.0.0.1", port=0, threads=int(sys.argv[2]))
+print(f"serving on http://127.0.0.1:{server.effective_port}", file=sys.stderr, flush=True)
+server.run()
+"""
+
+
+def make_database(path: Path, registries: int = 10, profiles: int = 100) -> None:
+    """A database in the reference's shape: every profile with labels, a runtime extension and model_info."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS profile_registries (slug TEXT PRIMARY KEY, payload_json TEXT NOT NULL, "
+        "updated_at_ms INTEGER NOT NULL DEFAULT 0)"
+    )
+    for r in range(registries):
+        slug = f"r{r:02d}"
+        body = {
+            f"p{p:03d}": {
+                "slug": f"p{p:03d}",
+                "display_name": f"Profile {p} of {slug}",
+                "description": "A generated profile for the read benchmark.",
+                "stack": [{"profile_slug": "p000"}] if p else [],
+                "inference_settings": {"Chat": {"Engine": "gpt-x"}, "ModelInfo": {"id": "gpt-x", "context_window": 128000}},
+                "metadata": {"version": p + 1},
+                "extensions": {"pinocchio.webchat_runtime@v1": {"system_prompt": f"You are profile {p}.",
+                                                                 "tools": ["search"]}},
+            }
+            for p in range(profiles)
+        }
+        payload = {"slug": slug, "default_profile_slug": "p000", "profiles": body, "metadata": {"version": 1}}
+        conn.execute("INSERT OR REPLACE INTO profile_registries VALUES (?, ?, ?)", (slug, json.dumps(payload), 0))
+    conn.commit()
+    conn.close()
+
+
+@contextmanager
+def child_server(argv: list[str], cwd: Path) -> Iterator[int]:
+    """Start a server child process, yield its port once it listens, terminate it afterwards."""
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert process.stderr is not None
+        port = None
+        for line in process.stderr:
+            match = SERVING.search(line)
+            if match:
+                port = int(match.group(1))
+                break
+        if port is None:
+            raise RuntimeError(f"server did not start: {' '.join(argv)}")
+        # Keep reading its log so the child never blocks on a full pipe.
+        threading.Thread(target=lambda: [None for _ in process.stderr], daemon=True).start()  # type: ignore[union-attr]
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def fetch(port: int, path: str) -> bytes:
+    """One GET; the body (status must be 200)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"GET {path}: {response.status} {body[:200]!r}")
+        return body
+    finally:
+        conn.close()
+
+
+def load(port: int, path: str, clients: int, seconds: float, warmup: float) -> dict[str, float]:
+    """`clients` threads with keep-alive connections GET `path` for `seconds` after `warmup`; rps, p50, p99 (ms)."""
+    start_at = time.perf_counter() + warmup
+    stop_at = start_at + seconds
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors: list[str] = []
+
+    def worker(index: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = latencies[index]
+        try:
+            while True:
+                began = time.perf_counter()
+                if began >= stop_at:
+                    break
+                conn.request("GET", path)
+                response = conn.getresponse()
+                response.read()
+                ended = time.perf_counter()
+                if response.status != 200:
+                    errors.append(f"status {response.status}")
+                    return
+                if began >= start_at:
+                    mine.append(ended - began)
+        except Exception as exc:  # reported in the figures, never hidden
+            errors.append(repr(exc))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} failed requests on {path}: {errors[:3]}")
+    merged = sorted(x for mine in latencies for x in mine)
+    if not merged:
+        raise RuntimeError(f"no request on {path} completed inside the measurement window")
+    return {
+        "requests": len(merged),
+        "rps": len(merged) / seconds,
+        "p50_ms": merged[len(merged) // 2] * 1000,
+        "p99_ms": merged[min(len(merged) - 1, int(len(merged) * 0.99))] * 1000,
+    }
+
+
+def run(
+    seconds: float = 5.0, clients: int = 16, threads: int = 8, warmup: float = 1.0, registries: int = 10,
+    profiles: int = 100,
+) -> dict[str, Any]:
+    """Measure both servers on both routes; figures per route and the ratio ours/bare of requests/s."""
+    workdir = Path(tempfile.mkdtemp(prefix="bench-read-api-"))
+    try:
+        db_path = workdir / "profiles.db"
+        make_database(db_path, registries, profiles)
+        ours: dict[str, dict[str, float]] = {}
+        serve = [sys.executable, "-m", "registry", "serve", "--profile-registries", str(db_path), "--port", "0",
+                 "--threads", str(threads)]
+        with child_server(serve, workdir) as port:
+            bodies = {name: fetch(port, path).decode() for name, path in ROUTES.items()}
+            for name, path in ROUTES.items():
+                ours[name] = load(port, path, clients, seconds, warmup)
+        (workdir / "bodies.json").write_text(json.dumps(bodies))
+        (workdir / "bare.py").write_text(BARE_APP)
+        bare: dict[str, dict[str, float]] = {}
+        with child_server([sys.executable, str(workdir / "bare.py"), str(workdir / "bodies.json"), str(threads)],
+                          workdir) as port:
+            for name, path in ROUTES.items():
+                if fetch(port, path).decode() != bodies[name]:
+                    raise RuntimeError(f"bare app does not serve the same bytes on {path}")
+                bare[name] = load(port, path, clients, seconds, warmup)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {
+        "options": {"seconds": seconds, "clients": clients, "threads": threads, "warmup": warmup,
+                    "registries": registries, "profiles": profiles},
+        "bytes": {name: len(body.encode()) for name, body in bodies.items()},
+        "routes": {
+            name: {"path": ROUTES[name], "ours": ours[name], "bare": bare[name],
+                   "ratio": ours[name]["rps"] / bare[name]["rps"]}
+            for name in ROUTES
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the figures and how to reproduce them."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="measurement time per route and server")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent keep-alive clients")
+    parser.add_argument("--threads", type=int, default=8, help="waitress threads of both servers")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of load before measuring")
+    args = parser.parse_args(argv)
+    figures = run(seconds=args.seconds, clients=args.clients, threads=args.threads, warmup=args.warmup)
+    print(f"read API, {args.clients} clients, waitress threads={args.threads}, {args.seconds:g} s per run, "
+          f"10 registries x 100 profiles (list body {figures['bytes']['list']} bytes)")
+    print(f"{'route':8} {'server':5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    for name, route in figures["routes"].items():
+        for server in ("ours", "bare"):
+            f = route[server]
+            print(f"{name:8} {server:5} {f['rps']:9.0f} {f['p50_ms']:8.2f} {f['p99_ms']:8.2f}")
+        print(f"{name:8} ratio ours/bare = {route['ratio']:.2f} (target >= 0.80)")
+    print(f"reproduce: python bench/read_api.py --seconds {args.seconds:g} --clients {args.clients} "
+          f"--threads {args.threads}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
