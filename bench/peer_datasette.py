@@ -35,7 +35,7 @@ def ensure_datasette() -> str:
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     probe = [str(python), "-c", "import datasette.version as v; print(v.__version__)"]
-    found = subprocess.run(probe, capture_output=True, text=True)
+    found = subprocess.run(probe, capture_output=True, text=True, check=False)
     if found.returncode != 0:
         subprocess.run([str(python), "-m", "pip", "install", "-q", "datasette"], check=True)
         found = subprocess.run(probe, capture_output=True, text=True, check=True)
@@ -54,8 +54,20 @@ def serve(db: Path, timeout: float = 60.0) -> Iterator[tuple[str, int, str]]:
     """Datasette on `db` (read-write mode, like our service); yields (host, port, path of the table's JSON)."""
     port = free_port()
     proc = subprocess.Popen(
-        [str(venv_python()), "-m", "datasette", "serve", str(db), "--host", "127.0.0.1", "--port", str(port),
-         "--setting", "max_returned_rows", "100000"],
+        [
+            str(venv_python()),
+            "-m",
+            "datasette",
+            "serve",
+            str(db),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--setting",
+            "max_returned_rows",
+            "100000",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -2,12 +2,12 @@
 
 Generates a registry database (10 registries x 100 profiles), starts `python -m registry serve` on it, records the
 bytes of the two measured routes, then starts a bare waitress+Flask app that returns exactly those bytes from
-memory. Each server runs alone in its own child process (same waitress thread count), so both get the same CPU
-share against the same client; the client is 16 threads in this process, each with one keep-alive
-`http.client` connection. Prints requests/s, p50 and p99 latency per route and the ratio ours/bare.
+memory. Each server is its own child process (same waitress thread count) and is loaded alone, in rounds that
+alternate between the two, so both get the same CPU share against the same client and a change in the machine's
+load hits both alike; the client is 16 threads in this process, each with one keep-alive `http.client` connection. Prints requests/s, p50 and p99 latency per route and the ratio ours/bare.
 
-    python bench/read_api.py                      # defaults: 5 s per measurement, 16 clients
-    python bench/read_api.py --seconds 10 --clients 16 --threads 8
+    python bench/read_api.py                      # defaults: 6 s per server and route in 3 rounds, 16 clients
+    python bench/read_api.py --seconds 12 --clients 16 --threads 8 --rounds 4
 """
 
 from __future__ import annotations
@@ -125,8 +125,8 @@ def fetch(port: int, path: str) -> bytes:
         conn.close()
 
 
-def load(port: int, path: str, clients: int, seconds: float, warmup: float) -> dict[str, float]:
-    """`clients` threads with keep-alive connections GET `path` for `seconds` after `warmup`; rps, p50, p99 (ms)."""
+def load(port: int, path: str, clients: int, seconds: float, warmup: float) -> list[float]:
+    """`clients` threads with keep-alive connections GET `path` for `seconds` after `warmup`; the latencies (s)."""
     start_at = time.perf_counter() + warmup
     stop_at = start_at + seconds
     latencies: list[list[float]] = [[] for _ in range(clients)]
@@ -161,9 +161,15 @@ def load(port: int, path: str, clients: int, seconds: float, warmup: float) -> d
         thread.join()
     if errors:
         raise RuntimeError(f"{len(errors)} failed requests on {path}: {errors[:3]}")
-    merged = sorted(x for mine in latencies for x in mine)
+    merged = [x for mine in latencies for x in mine]
     if not merged:
         raise RuntimeError(f"no request on {path} completed inside the measurement window")
+    return merged
+
+
+def merge(latencies: list[list[float]], seconds: float) -> dict[str, float]:
+    """Figures over every round of one server on one route."""
+    merged = sorted(x for chunk in latencies for x in chunk)
     return {
         "requests": len(merged),
         "rps": len(merged) / seconds,
@@ -173,39 +179,48 @@ def load(port: int, path: str, clients: int, seconds: float, warmup: float) -> d
 
 
 def run(
-    seconds: float = 5.0, clients: int = 16, threads: int = 8, warmup: float = 1.0, registries: int = 10,
-    profiles: int = 100,
+    seconds: float = 6.0, clients: int = 16, threads: int = 8, warmup: float = 0.5, rounds: int = 3,
+    registries: int = 10, profiles: int = 100,
 ) -> dict[str, Any]:
-    """Measure both servers on both routes; figures per route and the ratio ours/bare of requests/s."""
+    """Measure both servers on both routes; figures per route and the ratio ours/bare of requests/s.
+
+    Both servers stay up for the whole run and are loaded in alternating rounds (ours, bare, ours, ...), each
+    alone, so a change in the machine's load during the run affects both sides alike.
+    """
     workdir = Path(tempfile.mkdtemp(prefix="bench-read-api-"))
     try:
         db_path = workdir / "profiles.db"
         make_database(db_path, registries, profiles)
-        ours: dict[str, dict[str, float]] = {}
         serve = [sys.executable, "-m", "registry", "serve", "--profile-registries", str(db_path), "--port", "0",
                  "--threads", str(threads)]
-        with child_server(serve, workdir) as port:
-            bodies = {name: fetch(port, path).decode() for name, path in ROUTES.items()}
-            for name, path in ROUTES.items():
-                ours[name] = load(port, path, clients, seconds, warmup)
-        (workdir / "bodies.json").write_text(json.dumps(bodies))
-        (workdir / "bare.py").write_text(BARE_APP)
-        bare: dict[str, dict[str, float]] = {}
-        with child_server([sys.executable, str(workdir / "bare.py"), str(workdir / "bodies.json"), str(threads)],
-                          workdir) as port:
-            for name, path in ROUTES.items():
-                if fetch(port, path).decode() != bodies[name]:
-                    raise RuntimeError(f"bare app does not serve the same bytes on {path}")
-                bare[name] = load(port, path, clients, seconds, warmup)
+        with child_server(serve, workdir) as ours_port:
+            bodies = {name: fetch(ours_port, path).decode() for name, path in ROUTES.items()}
+            (workdir / "bodies.json").write_text(json.dumps(bodies))
+            (workdir / "bare.py").write_text(BARE_APP)
+            bare_argv = [sys.executable, str(workdir / "bare.py"), str(workdir / "bodies.json"), str(threads)]
+            with child_server(bare_argv, workdir) as bare_port:
+                ports = {"ours": ours_port, "bare": bare_port}
+                for name, path in ROUTES.items():
+                    if fetch(bare_port, path).decode() != bodies[name]:
+                        raise RuntimeError(f"bare app does not serve the same bytes on {path}")
+                samples: dict[tuple[str, str], list[list[float]]] = {
+                    (server, name): [] for server in ports for name in ROUTES
+                }
+                slice_seconds = seconds / rounds
+                for _ in range(rounds):
+                    for name, path in ROUTES.items():
+                        for server, port in ports.items():
+                            samples[(server, name)].append(load(port, path, clients, slice_seconds, warmup))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    figures = {key: merge(chunks, seconds) for key, chunks in samples.items()}
     return {
-        "options": {"seconds": seconds, "clients": clients, "threads": threads, "warmup": warmup,
+        "options": {"seconds": seconds, "clients": clients, "threads": threads, "warmup": warmup, "rounds": rounds,
                     "registries": registries, "profiles": profiles},
         "bytes": {name: len(body.encode()) for name, body in bodies.items()},
         "routes": {
-            name: {"path": ROUTES[name], "ours": ours[name], "bare": bare[name],
-                   "ratio": ours[name]["rps"] / bare[name]["rps"]}
+            name: {"path": ROUTES[name], "ours": figures[("ours", name)], "bare": figures[("bare", name)],
+                   "ratio": figures[("ours", name)]["rps"] / figures[("bare", name)]["rps"]}
             for name in ROUTES
         },
     }
@@ -214,12 +229,14 @@ def run(
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the figures and how to reproduce them."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="measurement time per route and server")
+    parser.add_argument("--seconds", type=float, default=6.0, help="measurement time per route and server")
     parser.add_argument("--clients", type=int, default=16, help="concurrent keep-alive clients")
     parser.add_argument("--threads", type=int, default=8, help="waitress threads of both servers")
-    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of load before measuring")
+    parser.add_argument("--warmup", type=float, default=0.5, help="seconds of load before each measured slice")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating slices per server and route")
     args = parser.parse_args(argv)
-    figures = run(seconds=args.seconds, clients=args.clients, threads=args.threads, warmup=args.warmup)
+    figures = run(seconds=args.seconds, clients=args.clients, threads=args.threads, warmup=args.warmup,
+                  rounds=args.rounds)
     print(f"read API, {args.clients} clients, waitress threads={args.threads}, {args.seconds:g} s per run, "
           f"10 registries x 100 profiles (list body {figures['bytes']['list']} bytes)")
     print(f"{'route':8} {'server':5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
@@ -229,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:8} {server:5} {f['rps']:9.0f} {f['p50_ms']:8.2f} {f['p99_ms']:8.2f}")
         print(f"{name:8} ratio ours/bare = {route['ratio']:.2f} (target >= 0.80)")
     print(f"reproduce: python bench/read_api.py --seconds {args.seconds:g} --clients {args.clients} "
-          f"--threads {args.threads}")
+          f"--threads {args.threads} --rounds {args.rounds}")
     return 0
 
 

@@ -11,6 +11,7 @@ from registry.auth import load_tokens
 
 from registry.config import DEFAULTS, STATIC_DIR, TEMPLATES_DIR
 from registry.service import RegistryService
+from registry.web_session import LazySecureCookieSessionInterface
 
 
 def create_app(config: dict[str, Any] | None = None, service: RegistryService | None = None) -> Flask:
@@ -20,6 +21,7 @@ def create_app(config: dict[str, Any] | None = None, service: RegistryService | 
         template_folder=str(TEMPLATES_DIR),
         static_folder=str(STATIC_DIR),
     )
+    app.session_interface = LazySecureCookieSessionInterface()
     app.config.update(DEFAULTS)
     if config:
         app.config.update(config)

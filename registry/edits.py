@@ -60,10 +60,22 @@ def check_version(resource: str, slug: str, expected: int | None, actual: int) -
         raise VersionConflict(resource, slug, expected, actual)
 
 
+def _copy_registry(registry: Registry) -> Registry:
+    """A copy whose top level, profile map and metadata may be changed; profiles themselves are shared.
+
+    Nothing here mutates a profile in place (a changed profile is a new dict), so sharing the unchanged ones
+    keeps a write cheap on a large registry without ever touching the registry that was passed in.
+    """
+    out = dict(registry)
+    out["profiles"] = dict(registry.get("profiles") or {})
+    out["metadata"] = dict(registry.get("metadata") or {})
+    return out
+
+
 def _normalised_profile(raw: dict[str, Any]) -> Profile:
     """Validate a profile built from a request (reference field names in errors), then normalise its slugs."""
     validate_profile(raw)
-    profile = copy.deepcopy(raw)
+    profile = dict(raw)
     profile["slug"] = parse_profile_slug(raw["slug"])
     profile["stack"] = [
         {
@@ -111,8 +123,8 @@ def create_profile(
     if existing is not None:
         raise AlreadyExists(f'profile "{slug}" already exists in registry "{registry["slug"]}"')
     check_version("profile", slug, expected_version, 0)
-    out = copy.deepcopy(registry)
-    new = copy.deepcopy(profile)
+    out = _copy_registry(registry)
+    new = dict(profile)
     new["metadata"] = touch({}, actor=actor, source=source, now_ms=now_ms)
     out["profiles"][slug] = new
     if set_default or not out.get("default_profile_slug") or out["default_profile_slug"] not in out["profiles"]:
@@ -140,11 +152,11 @@ def update_profile(
     if current is None:
         raise ProfileNotFound()
     check_version("profile", slug, expected_version, version_of(current))
-    raw = copy.deepcopy(current)
+    raw = dict(current)
     for name in PROFILE_FIELDS:
         if name not in changes:
             continue
-        value = copy.deepcopy(changes[name])
+        value = changes[name]
         if name == "extensions":
             merged = dict(raw.get("extensions") or {})
             for key, item in (value or {}).items():
@@ -161,7 +173,7 @@ def update_profile(
             raw[name] = value
     new = _normalised_profile(raw)
     new["metadata"] = touch(current.get("metadata") or {}, actor=actor, source=source, now_ms=now_ms)
-    out = copy.deepcopy(registry)
+    out = _copy_registry(registry)
     out["profiles"][slug] = new
     if changes.get("set_default"):
         out["default_profile_slug"] = slug
@@ -184,7 +196,7 @@ def delete_profile(
     if current is None:
         raise ProfileNotFound()
     check_version("profile", slug, expected_version, version_of(current))
-    out = copy.deepcopy(registry)
+    out = _copy_registry(registry)
     del out["profiles"][slug]
     if out.get("default_profile_slug") == slug:
         if out["profiles"]:
@@ -211,7 +223,7 @@ def set_default(
     if slug not in registry["profiles"]:
         raise ProfileNotFound()
     check_version("registry", registry["slug"], expected_version, version_of(registry))
-    out = copy.deepcopy(registry)
+    out = _copy_registry(registry)
     out["default_profile_slug"] = slug
     _touch_registry(out, actor, source, now_ms)
     validate_registry(out)
@@ -230,7 +242,7 @@ def put_registry(
     """UpsertRegistry: validate the input, keep stored registry metadata, replace the profile map wholesale."""
     validate_registry(incoming)
     slug = incoming["slug"]
-    out = copy.deepcopy(incoming)
+    out = _copy_registry(incoming)
     if existing is None:
         check_version("registry", slug, expected_version, 0)
         out["metadata"] = dict(incoming.get("metadata") or {})

@@ -128,7 +128,9 @@ def _lookup_ref(view: ChainView, registry_slug: str, profile_slug: str, field_na
         raise ValidationError(field_name, f'referenced registry "{registry_slug}" not found')
     profile = loaded.registry["profiles"].get(profile_slug)
     if profile is None:
-        raise ValidationError(field_name, f'referenced profile "{profile_slug}" not found in registry "{registry_slug}"')
+        raise ValidationError(
+            field_name, f'referenced profile "{profile_slug}" not found in registry "{registry_slug}"'
+        )
     return profile
 
 

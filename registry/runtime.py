@@ -101,7 +101,11 @@ def merge_runtime_plan(layers: list[tuple[str, Profile]]) -> dict[str, Any]:
         for tool in ext.get("tools") or []:
             if tool.strip() and tool.strip() not in tools:
                 tools.append(tool.strip())
-    return {"system_prompt": prompt if prompt.strip() else DEFAULT_SYSTEM_PROMPT, "middlewares": middlewares, "tools": tools}
+    return {
+        "system_prompt": prompt if prompt.strip() else DEFAULT_SYSTEM_PROMPT,
+        "middlewares": middlewares,
+        "tools": tools,
+    }
 
 
 # --- middleware config resolution (§5.3) --------------------------------------------------------------------
@@ -169,7 +173,9 @@ def _coerce(schema: dict[str, Any], value: Any, path: str) -> Any:
         items = schema.get("items") if isinstance(schema.get("items"), dict) else None
         result = [_coerce(items, item, f"{path}/{i}") if items else copy.deepcopy(item) for i, item in enumerate(value)]
     elif kind == "string":
-        result = value if isinstance(value, str) else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+        result = (
+            value if isinstance(value, str) else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+        )
     elif kind == "boolean":
         if isinstance(value, bool):
             result = value
@@ -190,9 +196,7 @@ def _coerce(schema: dict[str, Any], value: Any, path: str) -> Any:
 
 
 def _to_int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError("must be an integer")
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
@@ -205,9 +209,7 @@ def _to_int(value: Any) -> int:
 
 
 def _to_float(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError("must be a number")
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, str):
         try:
@@ -262,7 +264,9 @@ def resolve_middleware_config(schema: dict[str, Any], config: dict[str, Any] | N
     try:
         writes = _writes(schema, config or {}, "")
     except ValueError as exc:
-        raise CompositionError(f"resolve middleware {key}: project middleware payload for source {PROFILE_SOURCE}: {exc}") from exc
+        raise CompositionError(
+            f"resolve middleware {key}: project middleware payload for source {PROFILE_SOURCE}: {exc}"
+        ) from exc
     for path, keys, child, value in writes:
         try:
             _set(state, keys, _coerce(child, value, path))
@@ -345,7 +349,9 @@ def step_metadata(settings: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def fingerprint(runtime_key: str, profile_version: int, prompt: str, middlewares: list, tools: list, settings: dict) -> str:
+def fingerprint(
+    runtime_key: str, profile_version: int, prompt: str, middlewares: list, tools: list, settings: dict
+) -> str:
     """The runtime identity as canonical JSON (same inputs, same text); carries no API key."""
     return json.dumps(
         {

@@ -118,7 +118,11 @@ class SQLiteRegistryStore:
         self.read_only = False
         self._lock = threading.Lock()
         self._watcher: sqlite3.Connection | None = None
-        self._seen_data_version: int | None = None
+        # One reader connection per request thread: `PRAGMA data_version` on it needs no lock shared by all requests.
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._closed = False
+        self._rows_state: list[tuple[str, str, int]] | None = None
         self._snapshot = StoreSnapshot()
         self._parsed: dict[str, tuple[str, Registry | str]] = {}
         self._reported: set[tuple[str, str]] = set()
@@ -148,7 +152,8 @@ class SQLiteRegistryStore:
         try:
             self._migrate(conn)
             self._watcher = conn
-            self.snapshot()
+            with self._lock:
+                self._snapshot = self._load(conn)
         except sqlite3.Error as exc:
             self.close()
             conn.close()
@@ -185,11 +190,15 @@ class SQLiteRegistryStore:
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
-        """Close the watcher connection; idempotent."""
+        """Close the watcher and every thread's reader connection; idempotent."""
         with self._lock:
+            self._closed = True
             if self._watcher is not None:
                 self._watcher.close()
                 self._watcher = None
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
 
     def connect(self) -> sqlite3.Connection:
         """A new connection for one thread's use (writes, backups); the caller closes it."""
@@ -198,15 +207,42 @@ class SQLiteRegistryStore:
     # --- reading ------------------------------------------------------------------------------------------
 
     def snapshot(self) -> StoreSnapshot:
-        """The current rows; reloaded only when another connection committed since the last call."""
+        """The current rows; reloaded only when some other connection committed since this thread last looked.
+
+        Each thread asks its own reader connection, so the per-request cost is one PRAGMA and no lock that every
+        request thread would queue on (a shared lock held across a call that releases the GIL convoys the
+        threads). A change seen by several threads is loaded once: a reload that finds every row as it was
+        keeps the snapshot object, so views and caches built on it stay valid.
+        """
+        if self._closed:
+            raise RegistryError("sqlite profile store closed")
+        local = self._local
+        reader: sqlite3.Connection | None = getattr(local, "reader", None)
+        if reader is None:
+            reader = self._new_reader()
+            local.reader, local.seen = reader, None
+        try:
+            version = reader.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.ProgrammingError as exc:  # closed by close() from another thread
+            raise RegistryError("sqlite profile store closed") from exc
+        if version != local.seen:
+            with self._lock:
+                if self._closed:
+                    raise RegistryError("sqlite profile store closed")
+                self._snapshot = self._load(reader)
+            local.seen = version
+        return self._snapshot
+
+    def _new_reader(self) -> sqlite3.Connection:
+        # check_same_thread=False only so close() can close it from the thread that shuts down; it is used by
+        # its own thread alone.
+        reader = db.connect(self.target, read_only=self.read_only, check_same_thread=False)
         with self._lock:
-            if self._watcher is None:
+            if self._closed:
+                reader.close()
                 raise RegistryError("sqlite profile store closed")
-            version = self._watcher.execute("PRAGMA data_version").fetchone()[0]
-            if version != self._seen_data_version:
-                self._snapshot = self._load(self._watcher)
-                self._seen_data_version = version
-            return self._snapshot
+            self._readers.append(reader)
+        return reader
 
     def settings(self) -> dict[str, Any]:
         """journal_mode and busy_timeout as SQLite reports them, for /api/health."""
@@ -220,6 +256,9 @@ class SQLiteRegistryStore:
 
     def _load(self, conn: sqlite3.Connection) -> StoreSnapshot:
         rows = conn.execute(f"SELECT slug, payload_json, updated_at_ms FROM {TABLE} ORDER BY slug ASC").fetchall()
+        if rows == self._rows_state:
+            return self._snapshot
+        self._rows_state = rows
         registries: dict[str, LoadedRegistry] = {}
         quarantined: dict[str, QuarantinedRow] = {}
         parsed: dict[str, tuple[str, Registry | str]] = {}
@@ -301,10 +340,17 @@ class SQLiteRegistryStore:
                 if rows:
                     # Rows whose slugs normalise alike: the last one is the one loaded (as in the reference).
                     row_slug, payload_json = rows[-1]
-                    try:
-                        current = parse_row(row_slug, payload_json)
-                    except (DecodeError, SlugError, ValidationError) as exc:
-                        reason = str(exc)
+                    # Nobody else can commit while we hold the write transaction, so a refreshed snapshot has
+                    # parsed exactly this text already: reuse it (read-only; edits never mutate their input).
+                    self.snapshot()
+                    cached = self._parsed.get(row_slug)
+                    if cached is not None and cached[0] == payload_json:
+                        current, reason = (None, cached[1]) if isinstance(cached[1], str) else (cached[1], None)
+                    else:
+                        try:
+                            current = parse_row(row_slug, payload_json)
+                        except (DecodeError, SlugError, ValidationError) as exc:
+                            reason = str(exc)
                 now_ms = int(time.time() * 1000)
                 after = change(current, reason, now_ms)
                 if not dry_run:

@@ -8,8 +8,8 @@ import urllib.request
 import uuid
 
 import pytest
-
 from conftest import registry_payload, write_row
+
 from registry.engines.mock_parity import FINAL_TEXT
 
 
@@ -50,8 +50,14 @@ def test_create_session_refuses_a_malformed_body(client, body):
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/api/chat/sessions"), ("PUT", "/api/chat/sessions"), ("OPTIONS", "/api/chat/sessions"),
-     ("GET", "/api/chat/sessions/s1/messages"), ("DELETE", "/api/chat/sessions/s1"), ("HEAD", "/api/chat/sessions/s1")],
+    [
+        ("GET", "/api/chat/sessions"),
+        ("PUT", "/api/chat/sessions"),
+        ("OPTIONS", "/api/chat/sessions"),
+        ("GET", "/api/chat/sessions/s1/messages"),
+        ("DELETE", "/api/chat/sessions/s1"),
+        ("HEAD", "/api/chat/sessions/s1"),
+    ],
 )
 def test_wrong_methods_are_405_in_the_session_error_shape(client, method, path):
     response = client.open(path, method=method)
@@ -83,9 +89,16 @@ def test_message_body_errors_use_the_reference_texts(client, body, error):
 
 def test_mock_parity_session_finishes_with_the_reference_final_text(app, client):
     session_id = client.post("/api/chat/sessions", json={"profile": "mock_parity"}).get_json()["sessionId"]
-    response = client.post(f"/api/chat/sessions/{session_id}/messages", json={"prompt": "run parity", "profile": " Mock_Parity "})
+    response = client.post(
+        f"/api/chat/sessions/{session_id}/messages", json={"prompt": "run parity", "profile": " Mock_Parity "}
+    )
     assert response.status_code == 200
-    assert response.get_json() == {"sessionId": session_id, "accepted": True, "status": "running", "profile": "Mock_Parity"}
+    assert response.get_json() == {
+        "sessionId": session_id,
+        "accepted": True,
+        "status": "running",
+        "profile": "Mock_Parity",
+    }
     snapshot = finished_snapshot(app, client, session_id)
     assert snapshot["status"] == "finished"
     assert snapshot["sessionId"] == session_id and int(snapshot["snapshotOrdinal"]) > 0
@@ -96,8 +109,12 @@ def test_mock_parity_session_finishes_with_the_reference_final_text(app, client)
     kinds = [e["kind"] for e in snapshot["entities"]]
     assert kinds.count("ChatToolCall") == 1 and "AgentModeSwitch" in kinds
     call = next(e["payload"] for e in snapshot["entities"] if e["kind"] == "ChatToolCall")
-    assert call == {"toolCallId": "mock-backend-tool-1", "name": "mock.search", "input": {"query": "mock parity", "limit": 3},
-                    "status": "finished"}
+    assert call == {
+        "toolCallId": "mock-backend-tool-1",
+        "name": "mock.search",
+        "input": {"query": "mock parity", "limit": 3},
+        "status": "finished",
+    }
     mode = next(e["payload"] for e in snapshot["entities"] if e["kind"] == "AgentModeSwitch")
     assert mode == {"from": "financial_analyst", "to": "mock_reviewer"}
     for entity in snapshot["entities"]:
@@ -107,7 +124,10 @@ def test_mock_parity_session_finishes_with_the_reference_final_text(app, client)
 
 def test_a_second_message_adds_a_second_turn(app, client):
     for prompt in ("one", "two"):
-        assert client.post("/api/chat/sessions/s2/messages", json={"prompt": prompt, "profile": "mock_parity"}).status_code == 200
+        assert (
+            client.post("/api/chat/sessions/s2/messages", json={"prompt": prompt, "profile": "mock_parity"}).status_code
+            == 200
+        )
         app.extensions["chat_sessions"].join()
     snapshot = finished_snapshot(app, client, "s2")
     users = [e["payload"]["content"] for e in snapshot["entities"] if e["payload"].get("role") == "user"]
@@ -124,11 +144,15 @@ def test_mock_parity_needs_no_healthy_registry(make_app, db_path):
     write_row(db_path, "broken", '{"slug": "broken", "profiles":')
     app = make_app(db_path)
     client = app.test_client()
-    assert client.post("/api/chat/sessions/m/messages", json={"prompt": "x", "profile": "mock_parity"}).status_code == 200
+    assert (
+        client.post("/api/chat/sessions/m/messages", json={"prompt": "x", "profile": "mock_parity"}).status_code == 200
+    )
     assert finished_snapshot(app, client, "m")["status"] == "finished"
     response = client.post("/api/chat/sessions/m/messages", json={"prompt": "x", "profile": "p", "registry": "broken"})
     assert response.status_code == 400
-    assert re.fullmatch(r"profile resolution failed: registry 'broken' is quarantined: .+", response.get_json()["error"])
+    assert re.fullmatch(
+        r"profile resolution failed: registry 'broken' is quarantined: .+", response.get_json()["error"]
+    )
 
 
 def test_a_registry_without_profiles_has_no_default_to_resolve(make_app, db_path):
@@ -143,7 +167,9 @@ def test_the_example_profile_without_its_key_is_a_clear_400(client, monkeypatch)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     response = client.post("/api/chat/sessions/k/messages", json={"prompt": "x", "profile": "analyst"})
     assert response.status_code == 400
-    assert response.get_json() == {"error": "engine init failed: environment variable OPENAI_API_KEY (api.api_key_env) is not set"}
+    assert response.get_json() == {
+        "error": "engine init failed: environment variable OPENAI_API_KEY (api.api_key_env) is not set"
+    }
 
 
 def test_mock_parity_over_a_real_server(app, live_server):

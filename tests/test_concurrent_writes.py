@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
+import random
 import threading
 import time
 from urllib.parse import urlsplit
@@ -56,7 +58,7 @@ def test_concurrent_updates_lose_nothing(db_path, make_app, live_server):
         start.wait()
         for i in range(UPDATES):
             marker = f"t{n}-{i}"
-            while True:
+            for attempt in itertools.count():
                 status, doc = client.request("GET", PATH)
                 if status != 200:
                     with lock:
@@ -81,6 +83,8 @@ def test_concurrent_updates_lose_nothing(db_path, make_app, live_server):
                     with lock:
                         problems.append(f"409 with equal versions: {body}")
                     return
+                # What a well-behaved optimistic client does: back off a little, with jitter, then re-read.
+                time.sleep(random.uniform(0, min(0.02, 0.001 * 2**attempt)))
 
     def reader() -> None:
         # Every read must be one whole registry state: the version and the marker count move together.

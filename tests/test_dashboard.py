@@ -108,6 +108,7 @@ def test_registry_page_lists_profiles_with_default_model_stack_and_extension_key
     assert ">default</span>" in default and ">default</span>" not in analyst
     assert "gpt-4o-mini" in default
     assert "<code>default/default</code>" in analyst
+    assert 'gpt-4o-mini <span class="age">via stack</span>' in analyst  # analyst names no model of its own
     assert "webchat.starter_suggestions@v1" in default
     assert "pinocchio.webchat_runtime@v1" in analyst
 

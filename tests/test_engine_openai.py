@@ -13,7 +13,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-
 from conftest import registry_payload, write_row
 
 KEY_ENV = "PROFILE_REGISTRY_TEST_KEY"
@@ -40,7 +39,10 @@ class FakeUpstream:
                     upstream.release.wait(10)  # longer than the profile's timeout; released at teardown
                     return
                 if upstream.mode == "ok":
-                    status, answer = 200, {"choices": [{"message": {"role": "assistant", "content": f"pong {len(upstream.requests)}"}}]}
+                    status, answer = (
+                        200,
+                        {"choices": [{"message": {"role": "assistant", "content": f"pong {len(upstream.requests)}"}}]},
+                    )
                 elif upstream.mode == "echo-key":
                     status, answer = 401, {"error": {"message": f"Incorrect API key provided: {KEY}"}}
                 else:
@@ -82,20 +84,31 @@ def closed_port_url() -> str:
 def stacked_registry(base_url: str, timeout: float | None = None) -> dict[str, Any]:
     """provider (endpoint, key variable, model) <- tuned (Go-written: temperature, max tokens) <- agent (YAML: model, prompt)."""
     api: dict[str, Any] = {"base_url": base_url, "api_key_env": KEY_ENV}
-    provider_settings: dict[str, Any] = {"api": api, "chat": {"api_type": "openai", "engine": "base-model", "temperature": 0.9}}
+    provider_settings: dict[str, Any] = {
+        "api": api,
+        "chat": {"api_type": "openai", "engine": "base-model", "temperature": 0.9},
+    }
     if timeout is not None:
         provider_settings["client"] = {"timeout_second": timeout}
     return registry_payload(
         "default",
         {
-            "provider": {"inference_settings": provider_settings,
-                         "extensions": {"pinocchio.webchat_runtime@v1": {"system_prompt": "Provider prompt"}}},
-            "tuned": {"stack": [{"profile_slug": "provider"}],
-                      "inference_settings": {"API": None, "Chat": {"Engine": None, "Temperature": 0.25, "MaxResponseTokens": 64,
-                                                                   "Stream": False, "Stop": []}}},
-            "agent": {"stack": [{"profile_slug": "tuned"}],
-                      "inference_settings": {"chat": {"engine": "leaf-model"}},
-                      "extensions": {"pinocchio.webchat_runtime@v1": {"system_prompt": "You are the stacked agent."}}},
+            "provider": {
+                "inference_settings": provider_settings,
+                "extensions": {"pinocchio.webchat_runtime@v1": {"system_prompt": "Provider prompt"}},
+            },
+            "tuned": {
+                "stack": [{"profile_slug": "provider"}],
+                "inference_settings": {
+                    "API": None,
+                    "Chat": {"Engine": None, "Temperature": 0.25, "MaxResponseTokens": 64, "Stream": False, "Stop": []},
+                },
+            },
+            "agent": {
+                "stack": [{"profile_slug": "tuned"}],
+                "inference_settings": {"chat": {"engine": "leaf-model"}},
+                "extensions": {"pinocchio.webchat_runtime@v1": {"system_prompt": "You are the stacked agent."}},
+            },
         },
         default="agent",
     )
@@ -196,7 +209,10 @@ def test_a_hanging_upstream_times_out_with_the_configured_timeout(serve, upstrea
     assert status == 200  # the request itself never waits for the engine
     snap = snapshot(app, server, "t")
     assert snap["status"] == "error"
-    assert assistant(snap)["error"] == f"chat completion failed: no answer from {upstream.url}/chat/completions within 0.3 s"
+    assert (
+        assistant(snap)["error"]
+        == f"chat completion failed: no answer from {upstream.url}/chat/completions within 0.3 s"
+    )
 
 
 def test_a_refused_connection_is_an_error_in_the_session(serve):
@@ -205,14 +221,20 @@ def test_a_refused_connection_is_an_error_in_the_session(serve):
     post(f"{server.url}/api/chat/sessions/c/messages", {"prompt": "x", "profile": "agent"})
     snap = snapshot(app, server, "c")
     assert snap["status"] == "error"
-    assert assistant(snap)["error"] == f"chat completion failed: cannot connect to {url}/chat/completions: connection refused"
+    assert (
+        assistant(snap)["error"]
+        == f"chat completion failed: cannot connect to {url}/chat/completions: connection refused"
+    )
 
 
 def test_a_missing_key_variable_is_refused_before_anything_is_sent(serve, upstream, monkeypatch):
-    app, server = serve(upstream.url)
+    _, server = serve(upstream.url)
     monkeypatch.delenv(KEY_ENV)
     status, body = post(f"{server.url}/api/chat/sessions/k/messages", {"prompt": "x", "profile": "agent"})
-    assert (status, body) == (400, {"error": f"engine init failed: environment variable {KEY_ENV} (api.api_key_env) is not set"})
+    assert (status, body) == (
+        400,
+        {"error": f"engine init failed: environment variable {KEY_ENV} (api.api_key_env) is not set"},
+    )
     assert upstream.requests == []
 
 
@@ -220,10 +242,18 @@ def test_a_missing_key_variable_is_refused_before_anything_is_sent(serve, upstre
     ("settings", "problem"),
     [
         ({"chat": {"engine": "m"}}, "no chat endpoint: set api.base_url in the profile's inference_settings"),
-        ({"api": {"base_url": "ftp://x"}, "chat": {"engine": "m"}}, "api.base_url must be an http(s) URL, got 'ftp://x'"),
-        ({"api": {"base_url": "http://127.0.0.1:1/v1"}}, "no model: set chat.engine in the profile's inference_settings"),
-        ({"api": {"base_url": "http://127.0.0.1:1/v1"}, "chat": {"engine": "m", "api_type": "claude"}},
-         'chat.api_type "claude" is not an OpenAI-compatible chat-completions API'),
+        (
+            {"api": {"base_url": "ftp://x"}, "chat": {"engine": "m"}},
+            "api.base_url must be an http(s) URL, got 'ftp://x'",
+        ),
+        (
+            {"api": {"base_url": "http://127.0.0.1:1/v1"}},
+            "no model: set chat.engine in the profile's inference_settings",
+        ),
+        (
+            {"api": {"base_url": "http://127.0.0.1:1/v1"}, "chat": {"engine": "m", "api_type": "claude"}},
+            'chat.api_type "claude" is not an OpenAI-compatible chat-completions API',
+        ),
     ],
 )
 def test_settings_that_name_no_usable_endpoint_are_engine_init_errors(make_app, tmp_path, settings, problem):

@@ -8,8 +8,8 @@ import sqlite3
 from typing import Any
 
 import pytest
-
 from conftest import registry_payload, write_row
+
 from registry.resolve import deep_merge, resolve_profile, settings_view, snake_key
 
 
@@ -40,7 +40,9 @@ def lineage(response) -> list[str]:
 
 
 def chat_error(client, profile: str, registry: str = "") -> tuple[int, str]:
-    response = client.post("/api/chat/sessions/s1/messages", json={"prompt": "hi", "profile": profile, "registry": registry})
+    response = client.post(
+        "/api/chat/sessions/s1/messages", json={"prompt": "hi", "profile": profile, "registry": registry}
+    )
     return response.status_code, response.get_json()["error"]
 
 
@@ -81,7 +83,12 @@ def test_fan_in_keeps_the_first_occurrence_only(client_for):
             default="agent",
         )
     )
-    assert lineage(resolved(client, "agent")) == ["default/provider", "default/model-a", "default/model-b", "default/agent"]
+    assert lineage(resolved(client, "agent")) == [
+        "default/provider",
+        "default/model-a",
+        "default/model-b",
+        "default/agent",
+    ]
 
 
 def test_cross_registry_reference_resolves_into_the_other_registry(client_for):
@@ -179,8 +186,15 @@ def test_a_stack_deeper_than_32_is_refused_with_the_path_walked(client_for):
 
 GO_BASE = {
     "API": None,
-    "Chat": {"Engine": "gpt-base", "ApiType": "openai", "Temperature": 0.7, "TopP": None, "Stop": ["x"], "Stream": True,
-             "MaxResponseTokens": 100},
+    "Chat": {
+        "Engine": "gpt-base",
+        "ApiType": "openai",
+        "Temperature": 0.7,
+        "TopP": None,
+        "Stop": ["x"],
+        "Stream": True,
+        "MaxResponseTokens": 100,
+    },
     "Client": {"Timeout": 30_000_000_000, "TimeoutSeconds": None},
     "ModelInfo": {"id": "m", "cost": {"input": 1, "output": 2, "cache_read": 0.5}, "metadata": {"a": 1, "b": 2}},
 }
@@ -195,15 +209,25 @@ def test_merge_rules_leaf_wins_lists_replaced_cost_whole_and_go_nulls_never_over
     client = client_for(
         registry_payload(
             "default",
-            {"base": prof(settings=GO_BASE), "middle": prof("base", settings=GO_MIDDLE), "leaf": prof("middle", settings=YAML_LEAF)},
+            {
+                "base": prof(settings=GO_BASE),
+                "middle": prof("base", settings=GO_MIDDLE),
+                "leaf": prof("middle", settings=YAML_LEAF),
+            },
             default="leaf",
         )
     )
     before = sqlite3.connect(tmp_path / "profiles.db").execute("SELECT payload_json FROM profile_registries").fetchone()
     settings = resolved(client, "leaf").get_json()["settings"]
     assert settings == {
-        "chat": {"engine": "gpt-leaf", "api_type": "openai", "temperature": 0.7, "stop": ["y", "z"], "stream": True,
-                 "max_response_tokens": 100},
+        "chat": {
+            "engine": "gpt-leaf",
+            "api_type": "openai",
+            "temperature": 0.7,
+            "stop": ["y", "z"],
+            "stream": True,
+            "max_response_tokens": 100,
+        },
         "client": {"timeout_second": 30},
         "model_info": {"id": "m", "cost": {"input": 3, "output": 4}, "metadata": {"a": 1, "b": 3}},
     }
@@ -214,7 +238,9 @@ def test_merge_rules_leaf_wins_lists_replaced_cost_whole_and_go_nulls_never_over
 
 def test_a_layer_without_settings_contributes_nothing(client_for):
     client = client_for(
-        registry_payload("default", {"base": prof(settings={"chat": {"engine": "e"}}), "leaf": prof("base")}, default="leaf")
+        registry_payload(
+            "default", {"base": prof(settings={"chat": {"engine": "e"}}), "leaf": prof("base")}, default="leaf"
+        )
     )
     assert resolved(client, "leaf").get_json()["settings"] == {"chat": {"engine": "e"}}
 
@@ -230,9 +256,19 @@ def test_api_keys_in_stored_settings_are_redacted_in_the_resolved_document(clien
 
 @pytest.mark.parametrize(
     ("go_name", "tag"),
-    [("Engine", "engine"), ("ApiType", "api_type"), ("MaxResponseTokens", "max_response_tokens"), ("TopP", "top_p"),
-     ("APIKeys", "api_keys"), ("BaseUrls", "base_urls"), ("ModelInfo", "model_info"), ("OpenAI", "openai"),
-     ("TimeoutSeconds", "timeout_second"), ("UserID", "user_id"), ("api_type", "api_type")],
+    [
+        ("Engine", "engine"),
+        ("ApiType", "api_type"),
+        ("MaxResponseTokens", "max_response_tokens"),
+        ("TopP", "top_p"),
+        ("APIKeys", "api_keys"),
+        ("BaseUrls", "base_urls"),
+        ("ModelInfo", "model_info"),
+        ("OpenAI", "openai"),
+        ("TimeoutSeconds", "timeout_second"),
+        ("UserID", "user_id"),
+        ("api_type", "api_type"),
+    ],
 )
 def test_go_field_names_map_to_their_yaml_tags(go_name, tag):
     assert snake_key(go_name) == tag
@@ -248,3 +284,36 @@ def test_deep_merge_replaces_lists_and_merges_maps():
         "a": {"x": 1, "y": 2, "l": [3]},
         "s": 2,
     }
+
+
+def test_the_resolved_route_answers_every_error_in_json(client_for, tmp_path):
+    client = client_for(registry_payload("default", {"agent": prof()}))
+    write_row(tmp_path / "profiles.db", "broken", '{"slug": "broken", "profiles":')
+    cases = [
+        (client.post("/api/chat/profiles/agent/resolved"), 405, "method not allowed"),
+        (client.get("/api/chat/profiles/Bad!/resolved"), 400, "invalid profile slug"),
+        (client.get("/api/chat/profiles/agent/resolved?registry=-bad"), 400, "invalid registry"),
+    ]
+    for response, status, message in cases:
+        assert response.status_code == status
+        assert response.mimetype == "application/json"
+        assert response.get_json()["message"] == message
+    broken = client.get("/api/chat/profiles/agent/resolved?registry=broken")
+    assert broken.status_code == 500 and "broken" in broken.get_json()["message"]
+
+
+def test_mock_parity_resolves_to_the_deterministic_engine(client_for):
+    body = resolved(client_for(registry_payload("default", {"agent": prof()})), "mock_parity").get_json()
+    assert body["engine"] == {"kind": "mock_parity"} and body["fingerprint"] == "mock_parity:parity_all"
+    assert body["registry"] == "default" and body["lineage"] == []
+
+
+def test_the_routes_are_in_the_openapi_document(client_for):
+    paths = client_for(registry_payload("default", {})).get("/api/openapi.json").get_json()["paths"]
+    for path in (
+        "/api/chat/sessions",
+        "/api/chat/sessions/{session_id}",
+        "/api/chat/sessions/{session_id}/messages",
+        "/api/chat/profiles/{slug}/resolved",
+    ):
+        assert path in paths

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from conftest import registry_payload, write_row
+
 from registry.catalog import MiddlewareDefinition
 from registry.runtime import merge_runtime_plan
 
@@ -63,12 +63,20 @@ def errors_of(client, slug: str) -> tuple[str, str]:
     return resolved.get_json()["message"], chat.get_json()["error"]
 
 
-AGENTMODE_DEFAULTS = {"name": "agentmode", "enabled": True, "config": {"default_mode": "financial_analyst", "sanitize_yaml": True}}
+AGENTMODE_DEFAULTS = {
+    "name": "agentmode",
+    "enabled": True,
+    "config": {"default_mode": "financial_analyst", "sanitize_yaml": True},
+}
 
 
 def test_a_profile_without_runtime_gets_agentmode_and_the_default_prompt(serve):
     client = serve({"plain": {}}, "plain")
-    assert plan_of(client, "plain") == {"system_prompt": "You are an assistant", "middlewares": [AGENTMODE_DEFAULTS], "tools": []}
+    assert plan_of(client, "plain") == {
+        "system_prompt": "You are an assistant",
+        "middlewares": [AGENTMODE_DEFAULTS],
+        "tools": [],
+    }
 
 
 def test_runtime_merge_prompt_middlewares_in_place_and_tools_union(serve):
@@ -106,13 +114,23 @@ def test_runtime_merge_prompt_middlewares_in_place_and_tools_union(serve):
 
 
 def test_merge_runtime_plan_without_layers_is_the_base_runtime():
-    assert merge_runtime_plan([]) == {"system_prompt": "You are an assistant", "middlewares": [{"name": "agentmode"}], "tools": []}
+    assert merge_runtime_plan([]) == {
+        "system_prompt": "You are an assistant",
+        "middlewares": [{"name": "agentmode"}],
+        "tools": [],
+    }
 
 
 def test_config_values_are_coerced_to_the_schema_types_with_defaults_filled(serve):
     client = serve(
-        {"p": runtime(middlewares=[{"name": "extra", "config": {"threshold": "7", "verbose": "true", "ratio": "0.5", "mode": "fast"}},
-                                   {"name": "extra", "id": "b", "config": {"threshold": 3.0, "verbose": False, "mode": "slow"}}])},
+        {
+            "p": runtime(
+                middlewares=[
+                    {"name": "extra", "config": {"threshold": "7", "verbose": "true", "ratio": "0.5", "mode": "fast"}},
+                    {"name": "extra", "id": "b", "config": {"threshold": 3.0, "verbose": False, "mode": "slow"}},
+                ]
+            )
+        },
         "p",
     )
     middlewares = plan_of(client, "p")["middlewares"]
@@ -124,14 +142,22 @@ def test_config_values_are_coerced_to_the_schema_types_with_defaults_filled(serv
 @pytest.mark.parametrize(
     ("use", "message"),
     [
-        ({"name": "extra", "config": {"threshold": "many", "mode": "fast"}},
-         "resolve middleware extra[1]: coerce middleware payload at /threshold from source profile[profile]: must be an integer"),
-        ({"name": "extra", "id": "x", "config": {"mode": "medium"}},
-         'resolve middleware extra#x: coerce middleware payload at /mode from source profile[profile]: must be one of ["fast", "slow"]'),
-        ({"name": "extra", "config": {"threshold": 1}},
-         'resolve middleware extra[1]: final middleware config validation failed: missing required field "mode"'),
-        ({"name": "extra", "config": {"mode": "fast", "bogus": 1}},
-         "resolve middleware extra[1]: project middleware payload for source profile[profile]: path /bogus is not allowed by schema"),
+        (
+            {"name": "extra", "config": {"threshold": "many", "mode": "fast"}},
+            "resolve middleware extra[1]: coerce middleware payload at /threshold from source profile[profile]: must be an integer",
+        ),
+        (
+            {"name": "extra", "id": "x", "config": {"mode": "medium"}},
+            'resolve middleware extra#x: coerce middleware payload at /mode from source profile[profile]: must be one of ["fast", "slow"]',
+        ),
+        (
+            {"name": "extra", "config": {"threshold": 1}},
+            'resolve middleware extra[1]: final middleware config validation failed: missing required field "mode"',
+        ),
+        (
+            {"name": "extra", "config": {"mode": "fast", "bogus": 1}},
+            "resolve middleware extra[1]: project middleware payload for source profile[profile]: path /bogus is not allowed by schema",
+        ),
         ({"name": "nope"}, 'resolve middleware nope[1]: unknown middleware "nope"'),
         ({"name": "nope", "enabled": False}, 'resolve middleware nope[1]: unknown middleware "nope"'),
     ],
@@ -149,7 +175,9 @@ def test_agentmode_config_is_checked_against_its_published_schema(serve):
 
 def test_a_malformed_runtime_extension_is_a_validation_error(serve):
     client = serve({"p": runtime(middlewares="agentmode")}, "p")
-    message = "validation error (registry.profiles[p].extensions[pinocchio.webchat_runtime@v1]): middlewares must be an array"
+    message = (
+        "validation error (registry.profiles[p].extensions[pinocchio.webchat_runtime@v1]): middlewares must be an array"
+    )
     assert errors_of(client, "p") == (message, f"{message}: {message}")
 
 
@@ -161,8 +189,14 @@ def test_the_fingerprint_identifies_the_runtime_but_never_holds_the_api_key(serv
     text = response.get_data(as_text=True)
     assert "sk-never-show-me" not in text
     body = response.get_json()
-    assert body["engine"] == {"kind": "openai-compatible", "url": "http://127.0.0.1:9/v1/chat/completions", "model": "m",
-                              "api_key_env": "TEST_CHAT_KEY", "api_key_set": True, "timeout_seconds": 60.0}
+    assert body["engine"] == {
+        "kind": "openai-compatible",
+        "url": "http://127.0.0.1:9/v1/chat/completions",
+        "model": "m",
+        "api_key_env": "TEST_CHAT_KEY",
+        "api_key_set": True,
+        "timeout_seconds": 60.0,
+    }
     assert '"system_prompt":"P"' in body["fingerprint"] and '"ai-engine":"m"' in body["fingerprint"]
     assert body["runtime_key"] == "p"
     assert client.get("/api/chat/profiles/p/resolved").get_json()["fingerprint"] == body["fingerprint"]

@@ -213,7 +213,7 @@ def _writable_labels() -> set[str]:
 @admin_blp.route("")
 class ProfileCreate(MethodView):
     @admin_blp.doc(parameters=[REGISTRY_PARAM], security=SECURITY)
-    @admin_blp.arguments(ProfileCreateSchema)
+    @admin_blp.arguments(ProfileCreateSchema())
     @admin_blp.response(201, ProfileDocumentSchema)
     @admin_blp.alt_response(400, **ERRORS)
     @admin_blp.alt_response(401, **ERRORS)
@@ -241,7 +241,7 @@ class ProfileCreate(MethodView):
 @admin_blp.route("/<slug>")
 class ProfileWrite(MethodView):
     @admin_blp.doc(parameters=[REGISTRY_PARAM], security=SECURITY)
-    @admin_blp.arguments(ProfilePatchSchema)
+    @admin_blp.arguments(ProfilePatchSchema())
     @admin_blp.response(200, ProfileDocumentSchema)
     @admin_blp.alt_response(400, **ERRORS)
     @admin_blp.alt_response(401, **ERRORS)
@@ -281,7 +281,7 @@ class ProfileWrite(MethodView):
 @admin_blp.route("/<slug>/default")
 class ProfileSetDefault(MethodView):
     @admin_blp.doc(parameters=[REGISTRY_PARAM], security=SECURITY)
-    @admin_blp.arguments(SetDefaultSchema)
+    @admin_blp.arguments(SetDefaultSchema())
     @admin_blp.response(200, DefaultResultSchema)
     @admin_blp.alt_response(400, **ERRORS)
     @admin_blp.alt_response(401, **ERRORS)
@@ -326,7 +326,7 @@ class RegistryList(MethodView):
 @registries_blp.route("/<slug>")
 class RegistryWrite(MethodView):
     @registries_blp.doc(security=SECURITY)
-    @registries_blp.arguments(RegistryPutSchema)
+    @registries_blp.arguments(RegistryPutSchema())
     @registries_blp.response(200, RegistrySummarySchema)
     @registries_blp.alt_response(201, schema=RegistrySummarySchema, description="created")
     @registries_blp.alt_response(400, **ERRORS)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from registry import gojson
 from registry.api.common import BadArgument, current_view, query_registry
-from registry.api.errors import json_body
+from registry.chain import ChainView
 from registry.api.schemas import ErrorBodySchema, ProfileDocumentSchema, ProfileListItemSchema
 from registry.documents import MOCK_PARITY_SLUG, list_item, mock_parity_document, mock_parity_item, profile_document
 from registry.errors import SlugError
@@ -64,17 +66,30 @@ class ProfileList(MethodView):
         return Response(list_body(query_registry()), mimetype="application/json")
 
 
+def cached_body(view: ChainView, key: str, build: Callable[[], object]) -> Response:
+    """A success body built once per view (database generation); lookups that fail raise and are not cached."""
+    body = view.cache.get(key)
+    if not isinstance(body, bytes):
+        body = gojson.body(build())
+        view.cache[key] = body
+    return Response(body, mimetype="application/json")
+
+
 def profile_detail(slug: str) -> Response:
     profile_slug = profile_slug_arg(slug)
     view = current_view()
     if profile_slug == MOCK_PARITY_SLUG:
-        return json_body(mock_parity_document(view.default_registry))
+        return cached_body(view, "detail:mock", lambda: mock_parity_document(view.default_registry))
     registry_slug = query_registry()
-    if registry_slug:
-        profile = view.profile(registry_slug, profile_slug)
-    else:
-        registry_slug, profile = view.find_profile(profile_slug)
-    return json_body(profile_document(registry_slug, view.registry(registry_slug), profile))
+
+    def build() -> object:
+        if registry_slug:
+            found, profile = registry_slug, view.profile(registry_slug, profile_slug)
+        else:
+            found, profile = view.find_profile(profile_slug)
+        return profile_document(found, view.registry(found), profile)
+
+    return cached_body(view, f"detail:{registry_slug}/{profile_slug}", build)
 
 
 # strict_slashes=False: the reference also serves `/<slug>/` (contract §4.2).
@@ -100,5 +115,8 @@ class ProfileInDefaultRegistry(MethodView):
         profile_slug = profile_slug_arg(slug)
         view = current_view()
         registry_slug = query_registry() or view.default_registry
-        profile = view.profile(registry_slug, profile_slug)
-        return json_body(profile_document(registry_slug, view.registry(registry_slug), profile))
+        return cached_body(
+            view,
+            f"detail:{registry_slug}/{profile_slug}",
+            lambda: profile_document(registry_slug, view.registry(registry_slug), view.profile(registry_slug, profile_slug)),
+        )

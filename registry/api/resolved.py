@@ -59,7 +59,9 @@ class ResolvedProfileSchema(Schema):
     registry = fields.String(required=True)
     profile = fields.String(required=True)
     lineage = fields.List(fields.Nested(LineageEntrySchema), required=True)
-    settings = fields.Dict(required=True, metadata={"description": "merged inference_settings, snake_case, keys redacted"})
+    settings = fields.Dict(
+        required=True, metadata={"description": "merged inference_settings, snake_case, keys redacted"}
+    )
     runtime = fields.Nested(ResolvedRuntimeSchema, required=True)
     runtime_key = fields.String(required=True)
     fingerprint = fields.String(required=True)
@@ -70,9 +72,9 @@ class ResolvedProfileSchema(Schema):
 def _method_errors() -> Response | None:
     """A wrong method here is JSON like the route (the reference's text rule covers only its own routes)."""
     path = request.path
-    if path.startswith("/api/chat/profiles/") and path.rstrip("/").endswith("/resolved"):
-        if isinstance(request.routing_exception, MethodNotAllowed) or request.method in ("HEAD", "OPTIONS"):
-            return json_error(405, "method not allowed")
+    ours = path.startswith("/api/chat/profiles/") and path.rstrip("/").endswith("/resolved")
+    if ours and (isinstance(request.routing_exception, MethodNotAllowed) or request.method in ("HEAD", "OPTIONS")):
+        return json_error(405, "method not allowed")
     return None
 
 
@@ -101,7 +103,11 @@ def resolved_document(resolved: ResolvedProfile) -> dict[str, Any]:
             for e in resolved.lineage
         ],
         "settings": redacted_settings(resolved.settings),
-        "runtime": {"system_prompt": composed.system_prompt, "middlewares": composed.middlewares, "tools": composed.tools},
+        "runtime": {
+            "system_prompt": composed.system_prompt,
+            "middlewares": composed.middlewares,
+            "tools": composed.tools,
+        },
         "runtime_key": composed.runtime_key,
         "fingerprint": composed.fingerprint,
         "engine": engine_summary(resolved.settings),

@@ -10,7 +10,9 @@ from typing import Any
 
 from registry.chain import ChainView
 from registry.documents import redact_extensions
+from registry.errors import RegistryError
 from registry.model import Profile, Registry, encode_profile, model_info_of
+from registry.resolve import resolve_profile
 from registry.service import RegistryService, permission_warnings
 from registry.sources import SQLiteSource
 
@@ -39,6 +41,7 @@ class ProfileRow:
     is_default: bool
     version: int | None
     model: str
+    model_inherited: bool  # the model comes from a profile lower in the stack
     stack: list[str]
     extension_keys: list[str]
 
@@ -125,20 +128,29 @@ def stack_labels(registry_slug: str, profile: Profile) -> list[str]:
     return [f"{ref.get('registry_slug') or registry_slug}/{ref['profile_slug']}" for ref in profile.get("stack") or []]
 
 
-def profile_rows(registry_slug: str, registry: Registry) -> list[ProfileRow]:
-    """A registry's profiles, sorted by slug."""
+def profile_rows(view: ChainView, registry_slug: str, registry: Registry) -> list[ProfileRow]:
+    """A registry's profiles, sorted by slug; a profile naming no model shows the one its stack resolves to."""
     default = registry.get("default_profile_slug")
     rows = []
     for slug in sorted(registry["profiles"]):
         profile = registry["profiles"][slug]
         version = profile.get("metadata", {}).get("version")
+        model = model_label(profile)
+        inherited = False
+        if not model and profile.get("stack"):
+            try:
+                model = model_label({"inference_settings": resolve_profile(view, registry_slug, slug).settings})
+                inherited = bool(model)
+            except RegistryError:
+                pass  # the profile page shows why the stack does not resolve
         rows.append(
             ProfileRow(
                 slug=slug,
                 display_name=profile.get("display_name") or "",
                 is_default=slug == default,
                 version=version if isinstance(version, int) else None,
-                model=model_label(profile),
+                model=model,
+                model_inherited=inherited,
                 stack=stack_labels(registry_slug, profile),
                 extension_keys=sorted(profile.get("extensions") or {}),
             )

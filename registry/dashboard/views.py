@@ -228,7 +228,7 @@ def registry_page(slug: str) -> str:
         quarantined=None,
         loaded=loaded,
         source=view.source_of.get(registry_slug, ""),
-        profiles=profile_rows(registry_slug, loaded.registry),
+        profiles=profile_rows(view, registry_slug, loaded.registry),
     )
 
 

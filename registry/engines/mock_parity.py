@@ -10,7 +10,11 @@ from registry.engines import EventSink
 SLUG = "mock_parity"
 RUNTIME_KEY = "mock_parity"
 FINGERPRINT = "mock_parity:parity_all"
-REASONING = ("Inspecting deterministic inputs. ", "Planning tool and widget coverage. ", "Ready to stream the mock answer.")
+REASONING = (
+    "Inspecting deterministic inputs. ",
+    "Planning tool and widget coverage. ",
+    "Ready to stream the mock answer.",
+)
 TOOL_CALL_ID = "mock-backend-tool-1"
 TOOL_NAME = "mock.search"
 TOOL_INPUT: dict[str, Any] = {"query": "mock parity", "limit": 3}

@@ -170,10 +170,14 @@ class OpenAICompatibleEngine:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             detail = _error_detail(exc)
-            raise self._fail(f"chat completion failed: {url} answered HTTP {exc.code} {exc.reason}{detail}", key) from exc
+            raise self._fail(
+                f"chat completion failed: {url} answered HTTP {exc.code} {exc.reason}{detail}", key
+            ) from exc
         except urllib.error.URLError as exc:
-            raise self._fail(f"chat completion failed: {_network_reason(url, exc.reason, self.config.timeout)}", key) from exc
-        except (TimeoutError, socket.timeout) as exc:
+            raise self._fail(
+                f"chat completion failed: {_network_reason(url, exc.reason, self.config.timeout)}", key
+            ) from exc
+        except TimeoutError as exc:
             raise EngineError(f"chat completion failed: no answer from {url} within {self.config.timeout:g} s") from exc
         except OSError as exc:
             raise self._fail(f"chat completion failed: {_network_reason(url, exc, self.config.timeout)}", key) from exc
@@ -183,7 +187,9 @@ class OpenAICompatibleEngine:
             text = message.get("content") or ""
             reasoning = message.get("reasoning_content") or ""
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-            raise self._fail(f"chat completion failed: unexpected response from {url}: {raw[:_ERROR_EXCERPT]!r}", key) from exc
+            raise self._fail(
+                f"chat completion failed: unexpected response from {url}: {raw[:_ERROR_EXCERPT]!r}", key
+            ) from exc
         if not isinstance(text, str):
             raise EngineError(f"chat completion failed: unexpected response from {url}: content is not text")
         if isinstance(reasoning, str) and reasoning:

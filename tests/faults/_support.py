@@ -54,15 +54,14 @@ def run_serve_expecting_exit(
         text=True,
         timeout=START_TIMEOUT,
         preexec_fn=preexec_fn,
+        check=False,
     )
 
 
 class ServeProcess:
     """A `python -m registry serve` child on a free loopback port; its stderr (the log) is kept in `log_lines`."""
 
-    def __init__(
-        self, args: list[str], cwd: Path, preexec_fn: Callable[[], None] | None = None, **env: str
-    ) -> None:
+    def __init__(self, args: list[str], cwd: Path, preexec_fn: Callable[[], None] | None = None, **env: str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "registry", "serve", *args, "--port", "0", "--threads", "4"],
             cwd=cwd,
@@ -70,7 +69,7 @@ class ServeProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
-            preexec_fn=preexec_fn,
+            preexec_fn=preexec_fn,  # noqa: PLW1509 - set-up runs before any thread of the child exists
         )
         self.log_lines: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -229,6 +228,7 @@ def run_full_disk_writer(path: Path) -> dict:  # type: ignore[type-arg]
         text=True,
         timeout=60,
         preexec_fn=_limit_file_size(limit),
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -270,3 +270,61 @@ def test_full_disk_failed_write_is_not_committed(tmp_path: Path) -> None:
     report = run_full_disk_writer(path)
     assert report["error"] is not None
     assert report["error"]["slug"] not in stored_slugs(path)
+
+
+TOKEN = "full-disk-token"
+WRITE_HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json", "Accept": "application/json"}
+
+
+def fill_disk_over_http(path: Path, cwd: Path) -> tuple[list[str], tuple[int, dict], ServeProcess]:  # type: ignore[type-arg]
+    """`serve --writable` under a file-size limit; PUT 50 KB registries until one is refused. Server left running."""
+    server = ServeProcess(
+        ["--profile-registries", str(path), "--writable"],
+        cwd,
+        preexec_fn=_limit_file_size(path.stat().st_size + 300_000),
+        PROFILE_REGISTRY_TOKEN=TOKEN,
+    )
+    acknowledged: list[str] = []
+    for i in range(40):
+        slug = f"big-{i}"
+        body = registry_json(slug, description="y" * 50_000).encode()
+        status, _, answer = server.request("PUT", f"/api/registries/{slug}", body, WRITE_HEADERS)
+        if status >= 300:
+            return acknowledged, (status, json.loads(answer)), server
+        acknowledged.append(slug)
+    server.stop()
+    raise AssertionError("the file-size limit never refused a write")
+
+
+@pytest.mark.skipif(not POSIX, reason="RLIMIT_FSIZE is POSIX-only")
+def test_full_disk_over_http_loses_nothing_and_keeps_serving(tmp_path: Path) -> None:
+    path = tmp_path / "profiles.db"
+    slugs = make_database(path)
+    acknowledged, (status, error), server = fill_disk_over_http(path, tmp_path)
+    try:
+        assert status >= 400 and error["message"], error
+        # Reads go on from the rows that are there.
+        status, _, body = server.request("GET", "/api/chat/profiles", headers={"Accept": "application/json"})
+        assert status == 200
+        assert {"reg-000", *acknowledged} <= {item["registry"] for item in json.loads(body)}
+    finally:
+        server.stop()
+    stored = set(stored_slugs(path))
+    assert set(slugs) <= stored
+    assert set(acknowledged) <= stored
+
+
+@pytest.mark.skipif(not POSIX, reason="RLIMIT_FSIZE is POSIX-only")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: a write that hits the size limit answers 500 `internal server error` (sqlite3 "
+    "OperationalError `disk I/O error` from the checkpoint after COMMIT, unmapped in api/errors.py), not a "
+    "507/503 that says the disk is full",
+)
+def test_full_disk_over_http_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "profiles.db"
+    make_database(path)
+    _, (status, error), server = fill_disk_over_http(path, tmp_path)
+    server.stop()
+    assert status in (503, 507), error
+    assert any(word in error["message"].lower() for word in ("disk", "full", "space")), error

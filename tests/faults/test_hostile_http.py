@@ -71,7 +71,7 @@ def test_api_answers_every_generated_request_as_documented(server) -> None:  # t
 
         try:
             exercise()
-        except Exception as exc:  # collect every operation's failure, then fail once with all of them
+        except Exception as exc:  # noqa: BLE001 - collect every operation's failure, then fail once with all of them
             failures.append(f"{operation.label}: {exc}")
     assert operations >= 10
     assert not failures, "\n\n".join(failures)
@@ -108,9 +108,7 @@ def test_oversized_body_is_413_and_the_limit_is_documented(server) -> None:  # t
         assert headers["content-type"].startswith("application/json")
         assert "Traceback" not in answer.decode()
     # A body just under the limit is read normally (a 4xx about its content, never 413).
-    status, _, _ = raw_request(
-        server.url, "POST", "/api/chat/profile", b'{"profile": "' + b"a" * 1000 + b'"}', HEADERS
-    )
+    status, _, _ = raw_request(server.url, "POST", "/api/chat/profile", b'{"profile": "' + b"a" * 1000 + b'"}', HEADERS)
     assert status == 400
     spec = json.loads(raw_request(server.url, "GET", "/api/openapi.json")[2])
     description = spec["info"].get("description", "")
@@ -170,8 +168,9 @@ TRAVERSALS = [
 def test_backup_name_traversal_is_refused(server, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
     live = tmp_path / "live" / "profiles.db"
     before = live.read_bytes()
-    status, _, answer = raw_request(server.url, "POST", f"/api/backups/{name}/restore", b"{}", {
-        **HEADERS, "Content-Type": "application/json"})
+    status, _, answer = raw_request(
+        server.url, "POST", f"/api/backups/{name}/restore", b"{}", {**HEADERS, "Content-Type": "application/json"}
+    )
     assert status in (400, 404, 422), (name, status, answer[:300])
     text = answer.decode("utf-8", "replace")
     assert "root:" not in text and "[fonts]" not in text

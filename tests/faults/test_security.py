@@ -68,7 +68,13 @@ def test_database_and_snapshots_are_owner_only(writable_server: ServeProcess, tm
     env = child_env()
     result = subprocess.run(
         [sys.executable, "-m", "registry", "backup", "--db", str(data / "profiles.db")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, preexec_fn=permissive_umask,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=permissive_umask,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     snapshot = json.loads(server.request("GET", "/api/backups", headers=bearer(SECRET))[2])

@@ -1,0 +1,20 @@
+"""Flask's signed-cookie sessions, without building the signer on requests that carry no session cookie.
+
+The API is called far more often than the dashboard, and API clients send no session cookie; Flask's default
+interface still builds an itsdangerous serializer (a key derivation) on every request once SECRET_KEY is set.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+
+
+class LazySecureCookieSessionInterface(SecureCookieSessionInterface):
+    """The default session interface; a request without the cookie gets an empty session straight away."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """An empty session when there is no cookie (as Flask would give), else Flask's own verification."""
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
