@@ -178,9 +178,22 @@ def latency(db_path: Path, folder: Path, rest_seconds: float, backup_runs: int) 
         for _ in range(backup_runs):
             start = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "registry", "backup", "--db", str(db_path), "--backup-dir", str(folder),
-                 "--keep", "1"],
-                check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                [
+                    sys.executable,
+                    "-m",
+                    "registry",
+                    "backup",
+                    "--db",
+                    str(db_path),
+                    "--backup-dir",
+                    str(folder),
+                    "--keep",
+                    "1",
+                ],
+                check=True,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             windows.append((start, time.perf_counter()))
         client.stop.set()
@@ -202,8 +215,9 @@ def latency(db_path: Path, folder: Path, rest_seconds: float, backup_runs: int) 
     }
 
 
-def run(size_mb: int = 200, repeats: int = 3, rest_seconds: float = 5.0, backup_runs: int = 2,
-        folder: str | None = None) -> dict[str, Any]:
+def run(
+    size_mb: int = 200, repeats: int = 3, rest_seconds: float = 5.0, backup_runs: int = 2, folder: str | None = None
+) -> dict[str, Any]:
     """Generate the database, time floor/snapshot/verified backup, measure latency; returns the figures."""
     with tempfile.TemporaryDirectory(prefix="bench-backup-", dir=folder) as tmp:
         work = Path(tmp)
@@ -250,16 +264,24 @@ def main(argv: list[str] | None = None) -> int:
     f = figures
     print(f"database: {f['size_mb']} MB, {f['registries']} registries")
     print(f"plain copy + fsync (floor): {f['floor_s']:.3f} s")
-    print(f"snapshot (backup API + fsync): {f['snapshot_s']:.3f} s  = {f['snapshot_ratio']:.2f}x floor "
-          f"(target <= {TARGETS['snapshot_ratio']:g}x) {'ok' if f['met']['snapshot_ratio'] else 'MISSED'}")
-    print(f"verified backup (all checks, sha256, manifest): {f['verified_s']:.3f} s  = {f['verified_ratio']:.2f}x floor "
-          f"(target <= {TARGETS['verified_ratio']:g}x) {'ok' if f['met']['verified_ratio'] else 'MISSED'}")
-    print(f"GET /api/chat/profiles p99 at rest: {f['p99_rest_ms']:.2f} ms ({f['requests_rest']} requests), "
-          f"during backup: {f['p99_backup_ms']:.2f} ms ({f['requests_backup']} requests) = {f['p99_ratio']:.2f}x "
-          f"(target <= {TARGETS['p99_ratio']:g}x) {'ok' if f['met']['p99_ratio'] else 'MISSED'}; "
-          f"failed requests: {f['failed_requests']}")
-    print(f"medians: at rest {f['median_rest_ms']:.2f} ms, during backup {f['median_backup_ms']:.2f} ms; "
-          f"one `profile-registry backup` process took {f['backup_process_s']:.2f} s")
+    print(
+        f"snapshot (backup API + fsync): {f['snapshot_s']:.3f} s  = {f['snapshot_ratio']:.2f}x floor "
+        f"(target <= {TARGETS['snapshot_ratio']:g}x) {'ok' if f['met']['snapshot_ratio'] else 'MISSED'}"
+    )
+    print(
+        f"verified backup (all checks, sha256, manifest): {f['verified_s']:.3f} s  = {f['verified_ratio']:.2f}x floor "
+        f"(target <= {TARGETS['verified_ratio']:g}x) {'ok' if f['met']['verified_ratio'] else 'MISSED'}"
+    )
+    print(
+        f"GET /api/chat/profiles p99 at rest: {f['p99_rest_ms']:.2f} ms ({f['requests_rest']} requests), "
+        f"during backup: {f['p99_backup_ms']:.2f} ms ({f['requests_backup']} requests) = {f['p99_ratio']:.2f}x "
+        f"(target <= {TARGETS['p99_ratio']:g}x) {'ok' if f['met']['p99_ratio'] else 'MISSED'}; "
+        f"failed requests: {f['failed_requests']}"
+    )
+    print(
+        f"medians: at rest {f['median_rest_ms']:.2f} ms, during backup {f['median_backup_ms']:.2f} ms; "
+        f"one `profile-registry backup` process took {f['backup_process_s']:.2f} s"
+    )
     print(f"reproduce: {f['reproduce']}")
     return 0
 

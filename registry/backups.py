@@ -415,7 +415,7 @@ class _HashThread:
     def _run(self, path: Path, progress: Progress | None) -> None:
         try:
             self.sha = sha256_file(path, progress)
-        except BaseException as exc:  # handed to the caller by result()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
             self.error = exc
 
     def result(self) -> str:
@@ -799,5 +799,5 @@ def move_stale_wal(db_path: Path) -> list[Path]:
                 n += 1
             os.rename(path, dest)
             moved.append(dest)
-    log.warning("moved stale %s aside (%s): %s", ", ".join(p.name for p in moved), reason, db_path)
+    log.warning("%s: moved the stale -wal/-shm aside as %s (%s)", db_path, ", ".join(p.name for p in moved), reason)
     return moved

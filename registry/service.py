@@ -15,7 +15,7 @@ from registry.catalog import SchemaCatalog, default_catalog
 from registry.chain import RegistryChain
 from registry.errors import StartupError
 from registry.model import encode_registry
-from registry.sources import SQLiteSource, SourceSpec, load_yaml_registry, open_source, parse_entries
+from registry.sources import SourceSpec, SQLiteSource, load_yaml_registry, open_source, parse_entries
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,7 +121,7 @@ class SQLiteRegistryStore:
         self._watcher: sqlite3.Connection | None = None
         # One reader connection per request thread: `PRAGMA data_version` on it needs no lock shared by all requests.
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        self._readers: weakref.WeakSet[_Reader] = weakref.WeakSet()
         self._closed = False
         self._rows_state: list[tuple[str, str, int]] | None = None
         self._snapshot = StoreSnapshot()
@@ -196,9 +197,8 @@ class SQLiteRegistryStore:
             if self._watcher is not None:
                 self._watcher.close()
                 self._watcher = None
-            for reader in self._readers:
-                reader.close()
-            self._readers.clear()
+            for reader in list(self._readers):
+                reader.conn.close()
 
     def connect(self) -> sqlite3.Connection:
         """A new connection for one thread's use (writes, backups); the caller closes it."""
@@ -216,33 +216,38 @@ class SQLiteRegistryStore:
         """
         if self._closed:
             raise RegistryError("sqlite profile store closed")
-        local = self._local
-        reader: sqlite3.Connection | None = getattr(local, "reader", None)
+        reader: _Reader | None = getattr(self._local, "reader", None)
         if reader is None:
-            reader = self._new_reader()
-            local.reader, local.seen = reader, None
+            reader = self._local.reader = self._new_reader()
         try:
-            version = reader.execute("PRAGMA data_version").fetchone()[0]
+            version = reader.conn.execute("PRAGMA data_version").fetchone()[0]
         except sqlite3.ProgrammingError as exc:  # closed by close() from another thread
             raise RegistryError("sqlite profile store closed") from exc
-        if version != local.seen:
+        if version != reader.seen:
             with self._lock:
                 if self._closed:
                     raise RegistryError("sqlite profile store closed")
-                self._snapshot = self._load(reader)
-            local.seen = version
+                self._snapshot = self._load(reader.conn)
+            reader.seen = version
         return self._snapshot
 
-    def _new_reader(self) -> sqlite3.Connection:
-        # check_same_thread=False only so close() can close it from the thread that shuts down; it is used by
-        # its own thread alone.
-        reader = db.connect(self.target, read_only=self.read_only, check_same_thread=False)
+    def _new_reader(self) -> _Reader:
+        # check_same_thread=False only so close() (or the finaliser) may close it from another thread; it is used
+        # by its own thread alone. When the thread ends, its thread-local reader goes and the finaliser closes the
+        # connection, so short-lived threads (chat runs, backups) leave no open file behind.
+        conn = db.connect(self.target, read_only=self.read_only, check_same_thread=False)
+        reader = _Reader(conn)
+        weakref.finalize(reader, conn.close)
         with self._lock:
             if self._closed:
-                reader.close()
+                conn.close()
                 raise RegistryError("sqlite profile store closed")
-            self._readers.append(reader)
+            self._readers.add(reader)
         return reader
+
+    def open_readers(self) -> int:
+        """How many per-thread reader connections are open (threads that read and are still alive)."""
+        return len(self._readers)
 
     def settings(self) -> dict[str, Any]:
         """journal_mode and busy_timeout as SQLite reports them, for /api/health."""
@@ -262,13 +267,15 @@ class SQLiteRegistryStore:
         registries: dict[str, LoadedRegistry] = {}
         quarantined: dict[str, QuarantinedRow] = {}
         parsed: dict[str, tuple[str, Registry | str]] = {}
-        for row_slug, payload_json, updated_at_ms in rows:
-            payload_json = payload_json if isinstance(payload_json, str) else bytes(payload_json or b"").decode()
+        for row_slug, raw_payload, updated_at_ms in rows:
+            # The sqlite3 shell can store anything in these columns: a BLOB, a number, bytes that are not UTF-8.
+            row_slug = row_slug if isinstance(row_slug, str) else str(row_slug)
+            payload_json, text_problem = _payload_text(raw_payload)
             cached = self._parsed.get(row_slug)
             if cached is not None and cached[0] == payload_json:
                 result = cached[1]
             else:
-                result = self._parse(row_slug, payload_json)
+                result = text_problem or self._parse(row_slug, payload_json)
             parsed[row_slug] = (payload_json, result)
             size = len(payload_json.encode("utf-8"))
             updated = int(updated_at_ms or 0)
@@ -291,6 +298,10 @@ class SQLiteRegistryStore:
             return parse_row(row_slug, payload_json)
         except (DecodeError, SlugError, ValidationError) as exc:
             return str(exc)
+        except RecursionError:
+            return "payload_json is nested too deeply to decode"
+        except Exception as exc:  # noqa: BLE001 - one bad row must never take every request down with it
+            return f"payload_json could not be decoded: {type(exc).__name__}: {exc}"
 
     def raw_rows(self) -> list[tuple[str, str, int]]:
         """Every row as stored (slug, payload_json, updated_at_ms), for inspection tools."""
@@ -408,6 +419,28 @@ def checkpoint(conn: sqlite3.Connection) -> bool:
     finally:
         conn.execute(f"PRAGMA busy_timeout={int(previous)}")
     return not busy and done >= frames
+
+
+class _Reader:
+    """One thread's reader connection and the data_version it last saw."""
+
+    __slots__ = ("conn", "seen", "__weakref__")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.seen: int | None = None
+
+
+def _payload_text(value: object) -> tuple[str, str | None]:
+    """The payload as text, and the quarantine reason when it is not UTF-8 text."""
+    if isinstance(value, str):
+        return value, None
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8"), None
+        except UnicodeDecodeError as exc:
+            return value.decode("utf-8", "replace"), f"payload_json is not UTF-8 text: {exc.reason} at byte {exc.start}"
+    return str(value), None
 
 
 def _normalised_or_raw(slug: str) -> str:

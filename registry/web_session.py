@@ -15,6 +15,9 @@ class LazySecureCookieSessionInterface(SecureCookieSessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         """An empty session when there is no cookie (as Flask would give), else Flask's own verification."""
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        # The environ test first: parsing the Cookie header costs as much as the check saves.
+        if app.secret_key and (
+            not request.environ.get("HTTP_COOKIE") or not request.cookies.get(self.get_cookie_name(app))
+        ):
             return self.session_class()
         return super().open_session(app, request)

@@ -16,7 +16,7 @@ SERVING = re.compile(r"serving on http://[^:]+:(\d+)")
 def run_serve(args: list[str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run `serve` expecting it to stop by itself (a startup error); the exit code and output."""
     return subprocess.run([sys.executable, "-m", "registry", "serve", "--port", "0", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, env=child_env())
+                          capture_output=True, text=True, timeout=timeout, env=child_env(), check=False)
 
 
 def child_env() -> dict[str, str]:

@@ -336,3 +336,27 @@ def test_prune_removes_temporaries_of_dead_backups_only(live, db_path):
     assert not old.exists()
     assert young.exists(), "a backup running right now keeps its temporary file"
     assert other.exists(), "another database's files are not ours"
+
+
+def test_compare_with_live_names_every_kind_of_change(live, db_path):
+    put(live, "gone", 500)
+    put(live, "stale", 700)
+    snapshot = backups.create_backup(db_path)
+    put(live, "default", 9_000)  # live moved on: the snapshot's row is older
+    put(live, "fresh", 1)  # only live has it: restoring removes it
+    write_row(db_path, "stale", json.dumps(registry_payload("stale", {"p": {}})), 600)  # live went back in time
+    conn = sqlite3.connect(db_path)
+    conn.execute("DELETE FROM profile_registries WHERE slug = 'gone'")  # only the snapshot has it
+    conn.commit()
+    conn.close()
+    changes = {
+        c.slug: (c.live_updated_at_ms, c.snapshot_updated_at_ms, c.change)
+        for c in backups.compare_with_live(db_path, snapshot)
+    }
+    assert changes == {
+        "default": (9_000, 1_000, "older"),
+        "fresh": (1, None, "removed"),
+        "gone": (None, 500, "added"),
+        "stale": (600, 700, "newer"),
+        "team": (2_000, 2_000, "same"),
+    }

@@ -59,7 +59,7 @@ def test_fifty_readers_and_a_writer_process(tmp_path: Path, make_app, live_serve
                     with lock:
                         versions_seen.add(data["metadata"].get("version", 0))
                 done += 1
-        except Exception as exc:  # any transport error is a failure of the test, reported below
+        except Exception as exc:  # noqa: BLE001 - any transport error fails the test, reported below
             with lock:
                 failures.append(f"reader {index}: {exc!r}")
         finally:

@@ -103,10 +103,9 @@ def test_transaction_rolls_back_on_error(db_path: Path):
     conn = db.connect(target)
     try:
         conn.execute("CREATE TABLE t (x)")
-        with pytest.raises(RuntimeError):
-            with db.transaction(conn, target):
-                conn.execute("INSERT INTO t VALUES (1)")
-                raise RuntimeError("boom")
+        with pytest.raises(RuntimeError), db.transaction(conn, target):
+            conn.execute("INSERT INTO t VALUES (1)")
+            raise RuntimeError("boom")
         assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 0
         with db.transaction(conn, target):
             conn.execute("INSERT INTO t VALUES (2)")

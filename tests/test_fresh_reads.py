@@ -40,8 +40,8 @@ def test_update_with_the_sqlite3_shell_shows_next_request(served):
     path, url = served
     assert slugs(url) == {"one", "mock_parity"}
     payload = json.dumps(registry_payload("default", {"one": {}, "shell": {}})).replace("'", "''")
-    subprocess.run(["sqlite3", str(path), f"UPDATE profile_registries SET payload_json = '{payload}' "
-                    "WHERE slug = 'default';"], check=True, timeout=30)
+    update = f"UPDATE profile_registries SET payload_json = '{payload}' WHERE slug = 'default';"
+    subprocess.run(["sqlite3", str(path), update], check=True, timeout=30)
     assert slugs(url) == {"one", "shell", "mock_parity"}
     subprocess.run(["sqlite3", str(path), "DELETE FROM profile_registries;"], check=True, timeout=30)
     with pytest.raises(urllib.error.HTTPError) as err:
@@ -71,3 +71,29 @@ def test_unchanged_database_is_not_reparsed(tmp_path: Path, make_app, monkeypatc
     for _ in range(10):
         client.get("/api/chat/profiles")
     assert calls == ["b"]  # only the changed row, and only once
+
+
+def test_reader_connections_of_ended_threads_are_closed(tmp_path: Path):
+    import gc
+    import threading
+
+    from registry.db import target_from_path
+    from registry.store import SQLiteRegistryStore
+
+    path = tmp_path / "p.db"
+    write_row(path, "default", registry_payload("default", {"one": {}}))
+    store = SQLiteRegistryStore(target_from_path(path)).open()
+    try:
+        threads = [threading.Thread(target=store.snapshot) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        gc.collect()
+        assert store.open_readers() == 0
+        store.snapshot()
+        assert store.open_readers() == 1  # this thread's, kept for its next request
+    finally:
+        store.close()
+    with pytest.raises(registry.store.RegistryError):
+        store.snapshot()

@@ -104,3 +104,27 @@ def test_invalid_row_slug_is_quarantined_under_its_raw_name(tmp_path: Path, make
     write_row(path, "Bad Slug!", '{"metadata":{}}')
     body = make_app(path).test_client().get("/api/health").get_json()
     assert body["quarantined"] == [{"slug": "Bad Slug!", "reason": 'registry slug "Bad Slug!" is invalid'}]
+
+
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        (b"\xff\xfe{}", "payload_json is not UTF-8 text"),
+        (42, "registry: expected an object, got int"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"slug":"odd","profiles":{"a":{"slug":"a","metadata":"x"}},"default_profile_slug":"a"}', "expected an object"),
+    ],
+)
+def test_rows_the_shell_can_write_are_quarantined_not_fatal(tmp_path: Path, make_app, payload, reason):
+    path = tmp_path / "p.db"
+    write_row(path, "good", registry_payload("good", {"a": {}}))
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO profile_registries VALUES ('odd', ?, 0)", (payload,))
+    conn.commit()
+    conn.close()
+    client = make_app(path).test_client()
+    assert client.get("/api/chat/profiles?registry=good").status_code == 200
+    response = client.get("/api/chat/profiles?registry=odd")
+    assert response.status_code == 500 and reason in response.data.decode()

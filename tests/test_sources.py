@@ -9,8 +9,8 @@ import pytest
 
 from registry.errors import StartupError
 from registry.sources import (
-    SQLiteSource,
     SourceSpec,
+    SQLiteSource,
     YAMLSource,
     load_yaml_registry,
     open_source,
@@ -120,8 +120,8 @@ def test_yaml_default_profile_is_the_one_named_default():
          'does not support default_profile_slug; use profile slug "default"'),
         ("default:\n  display_name: legacy\n", "legacy map-of-profiles"),
         ("slug: r\nprofiles:\n  a:\n    stack:\n      - profile_slug: ghost\n",
-         "engine profile YAML registry validation failed: validation error (registry.profiles[a].stack[0]): "
-         'referenced profile "ghost" not found in registry "r"'),
+         ("engine profile YAML registry validation failed: validation error (registry.profiles[a].stack[0]): "
+          'referenced profile "ghost" not found in registry "r"')),
         ("slug: [unclosed\n", "yaml profile registry source 'r.yaml'"),
         ("- a\n- b\n", "expected a mapping at top level"),
     ],

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 
 from registry.api.common import service
 from registry.api.errors import json_body
+from registry.api.fastdoc import documented_only
 from registry.api.schemas import ExtensionSchemaItemSchema, MiddlewareSchemaItemSchema
 
 blp = Blueprint("schemas", __name__, url_prefix="/api/chat/schemas", description="Schema catalogs")
@@ -15,6 +16,7 @@ blp = Blueprint("schemas", __name__, url_prefix="/api/chat/schemas", description
 
 @blp.route("/middlewares")
 class MiddlewareSchemas(MethodView):
+    @documented_only
     @blp.response(200, MiddlewareSchemaItemSchema(many=True))
     def get(self) -> Response:
         """Registered middleware definitions with their config schemas, sorted by name."""
@@ -23,6 +25,7 @@ class MiddlewareSchemas(MethodView):
 
 @blp.route("/extensions")
 class ExtensionSchemas(MethodView):
+    @documented_only
     @blp.response(200, ExtensionSchemaItemSchema(many=True))
     def get(self) -> Response:
         """Typed extension keys with their schemas, sorted by key."""

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from registry.api.common import BadArgument, current_view, registry_arg
 from registry.api.errors import json_body
+from registry.api.fastdoc import documented_only
 from registry.api.schemas import CurrentProfileSchema, ErrorBodySchema
 from registry.chain import ChainView
 from registry.documents import MOCK_PARITY_SLUG
@@ -46,6 +47,7 @@ def _from_cookie(view: ChainView, cookie: str) -> tuple[str, str] | None:
 
 @blp.route("/profile")
 class CurrentProfile(MethodView):
+    @documented_only
     @blp.response(200, CurrentProfileSchema)
     @blp.alt_response(500, **ERRORS)
     def get(self) -> Response:
@@ -85,10 +87,9 @@ class CurrentProfile(MethodView):
         view = current_view()
         registry_slug = registry_arg(raw_registry) or registry_arg(request.args.get("registry"))
         registry_slug = registry_slug or view.default_registry
-        if profile_slug != MOCK_PARITY_SLUG:
-            # Unknown registry is 404 here, not the reference's 500: it is the client's mistake.
-            if view.registry(registry_slug)["profiles"].get(profile_slug) is None:
-                raise ProfileNotFound()
+        # Unknown registry is 404 here, not the reference's 500: it is the client's mistake.
+        if profile_slug != MOCK_PARITY_SLUG and view.registry(registry_slug)["profiles"].get(profile_slug) is None:
+            raise ProfileNotFound()
         response = json_body({"profile": profile_slug, "registry": registry_slug})
         # Written by hand to keep the reference's attribute order (Path, HttpOnly, Secure, SameSite).
         cookie = current_app.config["CHAT_PROFILE_COOKIE"]

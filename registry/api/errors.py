@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from registry import gojson
 from registry.api.common import BadArgument
 from registry.auth import Unauthorized
+from registry.edits import AlreadyExists
 from registry.errors import (
     ProfileNotFound,
     ReadOnlyStore,
@@ -27,7 +28,6 @@ from registry.errors import (
     ValidationError,
     VersionConflict,
 )
-from registry.edits import AlreadyExists
 from registry.model import parse_profile_slug
 from registry.payload_validation import PayloadSchemaError
 
@@ -44,8 +44,7 @@ def is_reference_path(path: str) -> bool:
     """A path the reference's profile/schema handlers own (their 404/405/400 texts apply)."""
     return (
         path in (PROFILES_PATH, CURRENT_PROFILE_PATH)
-        or path.startswith(PROFILES_PATH + "/")
-        or path.startswith(SCHEMAS_PREFIX)
+        or path.startswith((PROFILES_PATH + "/", SCHEMAS_PREFIX))
     )
 
 

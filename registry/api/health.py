@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 
 from registry.api.common import service
 from registry.api.errors import json_body
+from registry.api.fastdoc import documented_only
 from registry.api.schemas import HealthSchema
 
 blp = Blueprint("health", __name__, url_prefix="/api", description="Service health")
@@ -15,6 +16,7 @@ blp = Blueprint("health", __name__, url_prefix="/api", description="Service heal
 
 @blp.route("/health")
 class Health(MethodView):
+    @documented_only
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, schema=HealthSchema, description="no registry can be read")
     def get(self) -> Response:

@@ -139,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
         info = backups.create_backup(path, backup_dir(args), progress=progress)
     except backups.SnapshotError as exc:
         progress.finish()
-        return fail("backup", str(exc))
+        hint = "; `profile-registry inspect` shows where" if "bad payload" in str(exc) else ""
+        return fail("backup", f"{exc}{hint}")
     progress.finish()
     print(info.path)
     for pruned in backups.prune(path, backup_dir(args), keep=args.keep, max_age_days=args.max_age):

@@ -107,6 +107,16 @@ def test_oversized_body_is_413_and_the_limit_is_documented(server) -> None:  # t
         assert status == 413, (path, status, answer[:200])
         assert headers["content-type"].startswith("application/json")
         assert "Traceback" not in answer.decode()
+    # Without a Content-Length (chunked), the limit holds all the same.
+    host, port = server.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        chunks = iter([b'{"profile": "', *([b"a" * 65536] * 20), b'"}'])
+        conn.request("POST", "/api/chat/profile", body=chunks, headers=HEADERS, encode_chunked=True)
+        response = conn.getresponse()
+        assert response.status == 413, response.read()[:200]
+    finally:
+        conn.close()
     # A body just under the limit is read normally (a 4xx about its content, never 413).
     status, _, _ = raw_request(server.url, "POST", "/api/chat/profile", b'{"profile": "' + b"a" * 1000 + b'"}', HEADERS)
     assert status == 400
