@@ -1,13 +1,20 @@
-"""Optimistic concurrency through the real HTTP server: 8 clients x 200 updates of one profile, retrying on 409."""
+"""Optimistic concurrency through the real HTTP server: 8 clients x 200 updates of one profile, retrying on 409.
+
+The 8 client threads run in 2 client processes (4 threads each), so that client-side JSON work does not compete
+with the server for this process's GIL; a reader thread here checks that every read is one whole state.
+"""
 
 from __future__ import annotations
 
 import http.client
 import itertools
 import json
+import multiprocessing
 import random
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 from urllib.parse import urlsplit
 
 from conftest import registry_payload, write_row
@@ -15,7 +22,9 @@ from conftest import registry_payload, write_row
 from registry.auth import AdminToken
 
 TOKEN = "concurrency-token"
-THREADS = 8
+PROCESSES = 2
+THREADS_PER_PROCESS = 4
+THREADS = PROCESSES * THREADS_PER_PROCESS
 UPDATES = 200
 MARKERS = "test.markers@v1"
 PATH = "/api/chat/profiles/target?registry=default"
@@ -26,7 +35,7 @@ class Client:
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
-        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
 
     def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
         headers = {"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"}
@@ -40,56 +49,65 @@ class Client:
         return response.status, (json.loads(text) if text.strip() else {})
 
 
+def write_markers(url: str, client_id: int, updates: int, out: dict[str, Any], lock: threading.Lock) -> None:
+    """One client: `updates` times read the profile, append its marker, PATCH with expected_version; retry on 409."""
+    client = Client(url)
+    for i in range(updates):
+        marker = f"t{client_id}-{i}"
+        for attempt in itertools.count():
+            status, doc = client.request("GET", PATH)
+            if status != 200:
+                with lock:
+                    out["problems"].append(f"GET {status} {doc}")
+                return
+            version = doc["metadata"].get("version", 0)
+            markers = doc["extensions"][MARKERS] + [marker]
+            status, body = client.request("PATCH", PATH, {"expected_version": version, "extensions": {MARKERS: markers}})
+            with lock:
+                out["statuses"][status] = out["statuses"].get(status, 0) + 1
+            if status == 200:
+                with lock:
+                    out["acknowledged"].append(marker)
+                    out["versions"].append(body["metadata"]["version"])
+                break
+            if status != 409:
+                with lock:
+                    out["problems"].append(f"PATCH {status} {body}")
+                return
+            if body["expected_version"] != version or body["actual_version"] == version:
+                with lock:
+                    out["problems"].append(f"409 that is not a conflict: sent {version}, got {body}")
+                return
+            # What a well-behaved optimistic client does: back off a little, with jitter, then re-read.
+            time.sleep(random.uniform(0, min(0.2, 0.01 * 2**attempt)))
+
+
+def client_process(url: str, first_id: int, threads: int, updates: int) -> dict[str, Any]:
+    """A client process running `threads` writers; returns what they saw."""
+    out: dict[str, Any] = {"acknowledged": [], "versions": [], "statuses": {}, "problems": []}
+    lock = threading.Lock()
+    workers = [
+        threading.Thread(target=write_markers, args=(url, first_id + n, updates, out, lock)) for n in range(threads)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return out
+
+
 def test_concurrent_updates_lose_nothing(db_path, make_app, live_server):
     write_row(db_path, "default", registry_payload("default", {"target": {"extensions": {MARKERS: []}}}))
     app = make_app(db_path, WRITABLE=True, ADMIN_TOKENS=[AdminToken("writer", TOKEN)])
     server = live_server(app)
 
-    acknowledged: list[str] = []
-    statuses: dict[int, int] = {}
-    problems: list[str] = []
     mixed: list[str] = []
-    lock = threading.Lock()
-    start = threading.Barrier(THREADS + 1)
+    samples: list[int] = []
     writers_done = threading.Event()
-
-    def writer(n: int) -> None:
-        client = Client(server.url)
-        start.wait()
-        for i in range(UPDATES):
-            marker = f"t{n}-{i}"
-            for attempt in itertools.count():
-                status, doc = client.request("GET", PATH)
-                if status != 200:
-                    with lock:
-                        problems.append(f"GET {status} {doc}")
-                    return
-                version = doc["metadata"].get("version", 0)
-                markers = doc["extensions"][MARKERS] + [marker]
-                status, body = client.request(
-                    "PATCH", PATH, {"expected_version": version, "extensions": {MARKERS: markers}}
-                )
-                with lock:
-                    statuses[status] = statuses.get(status, 0) + 1
-                if status == 200:
-                    with lock:
-                        acknowledged.append(marker)
-                    break
-                if status != 409:
-                    with lock:
-                        problems.append(f"PATCH {status} {body}")
-                    return
-                if (body["expected_version"], body["actual_version"]) == (version, version):
-                    with lock:
-                        problems.append(f"409 with equal versions: {body}")
-                    return
-                # What a well-behaved optimistic client does: back off a little, with jitter, then re-read.
-                time.sleep(random.uniform(0, min(0.02, 0.001 * 2**attempt)))
 
     def reader() -> None:
         # Every read must be one whole registry state: the version and the marker count move together.
         client = Client(server.url)
-        start.wait()
         while not writers_done.is_set():
             status, doc = client.request("GET", PATH)
             if status != 200:
@@ -98,27 +116,42 @@ def test_concurrent_updates_lose_nothing(db_path, make_app, live_server):
             if doc["metadata"].get("version", 0) != len(doc["extensions"][MARKERS]):
                 mixed.append(f"version {doc['metadata'].get('version')} with {len(doc['extensions'][MARKERS])} markers")
                 return
+            samples.append(doc["metadata"].get("version", 0))
+            writers_done.wait(0.005)  # sample steadily without starving the writers
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(THREADS)]
-    watcher = threading.Thread(target=reader)
-    for thread in [*threads, watcher]:
-        thread.start()
     began = time.monotonic()
-    start.wait()
-    for thread in threads:
-        thread.join(timeout=300)
+    watcher = threading.Thread(target=reader)
+    watcher.start()
+    # spawn (not fork): this process runs server threads; spawn is also what Windows does.
+    with ProcessPoolExecutor(PROCESSES, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [
+            pool.submit(client_process, server.url, p * THREADS_PER_PROCESS, THREADS_PER_PROCESS, UPDATES)
+            for p in range(PROCESSES)
+        ]
+        results = [future.result(timeout=600) for future in futures]
     writers_done.set()
     watcher.join(timeout=30)
     elapsed = time.monotonic() - began
 
+    problems = [p for r in results for p in r["problems"]]
+    acknowledged = [m for r in results for m in r["acknowledged"]]
+    versions = [v for r in results for v in r["versions"]]
+    statuses: dict[int, int] = {}
+    for r in results:
+        for status, count in r["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+
     assert not problems, problems[:5]
     assert not mixed, mixed[:5]
+    assert len(set(samples)) > 10, "the reader should have seen the profile at many versions"
     assert not any(status >= 500 for status in statuses), statuses
     assert set(statuses) <= {200, 409}, statuses
-    assert len(acknowledged) == THREADS * UPDATES
+    assert len(acknowledged) == statuses[200] == THREADS * UPDATES
+    # Every acknowledged write produced its own version: no two writes were both accepted on the same base.
+    assert sorted(versions) == list(range(1, THREADS * UPDATES + 1))
     status, final = Client(server.url).request("GET", PATH)
     assert status == 200
-    assert final["metadata"]["version"] == statuses[200] == THREADS * UPDATES
+    assert final["metadata"]["version"] == THREADS * UPDATES
     assert sorted(final["extensions"][MARKERS]) == sorted(acknowledged), "an acknowledged write was lost"
     assert len(set(final["extensions"][MARKERS])) == THREADS * UPDATES
-    print(f"\n{statuses[200]} writes, {statuses.get(409, 0)} conflicts in {elapsed:.1f}s")
+    print(f"\n{statuses[200]} writes, {statuses.get(409, 0)} conflicts, {len(samples)} reads in {elapsed:.1f}s")

@@ -6,11 +6,11 @@ import argparse
 import logging
 import sys
 
-from registry.cli import backup, backups, check, inspect, restore, serve
+from registry.cli import backup, backups, check, import_export, inspect, restore, serve
 from registry.errors import StartupError
 
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS = [serve, backup, backups, restore, check, inspect]
+COMMANDS = [serve, backup, backups, restore, check, inspect, import_export]
 
 
 def build_parser() -> argparse.ArgumentParser:
