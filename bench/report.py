@@ -82,8 +82,22 @@ BENCHES: dict[str, dict[str, Any]] = {
     },
     "write": {
         "file": "write_api.py",
-        "options": {"quick": True},
-        "pairs": [],
+        "options": {"requests": 300},
+        "pairs": [
+            (
+                "PATCH via the admin API vs raw BEGIN IMMEDIATE upsert + checkpoint, writes/s",
+                "patch.per_s",
+                "raw_upsert_checkpoint.per_s",
+                "ratio_api_vs_raw_checkpoint",
+            ),
+            (
+                "4 concurrent PATCH clients vs raw upsert + checkpoint, writes/s",
+                "patch_concurrent.per_s",
+                "raw_upsert_checkpoint.per_s",
+                "ratio_concurrent_vs_raw_checkpoint",
+            ),
+            ("PATCH p50 vs GET p50 of the same profile, ms", "patch.p50_ms", "get.p50_ms", "ratio_patch_vs_get_p50"),
+        ],
     },
     "backup": {
         "file": "backup.py",

@@ -405,19 +405,26 @@ def checkpoint(conn: sqlite3.Connection) -> bool:
 
     PASSIVE never waits, but stops short when a reader that started before our commit still reads (a request
     reloading the rows): those frames would then sit in the WAL until the next write, and a `cp` taken in
-    between would miss the row. So a short FULL follows when PASSIVE left frames behind; a long reader (a
-    backup in progress) makes it give up after CHECKPOINT_WAIT_MS, and the backup checkpoints when it ends.
+    between would miss the row. So a short FULL follows when PASSIVE left frames behind, holding this process's
+    write lock so that it waits for readers only: if another of our writers holds the lock, that writer's own
+    checkpoint comes next and this one steps aside (FULL would otherwise stall every writer behind it). A long
+    reader (a backup) makes FULL give up after CHECKPOINT_WAIT_MS; the backup checkpoints when it ends.
     Returns True when the main file holds every committed page.
     """
     _, frames, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     if frames <= 0 or done >= frames:
         return True
+    main_file = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "")
+    lock = db.write_lock(db.DatabaseTarget(Path(main_file)))
+    if not lock.acquire(blocking=False):
+        return False
     previous = conn.execute("PRAGMA busy_timeout").fetchone()[0]
     conn.execute(f"PRAGMA busy_timeout={min(int(previous), CHECKPOINT_WAIT_MS)}")
     try:
         busy, frames, done = conn.execute("PRAGMA wal_checkpoint(FULL)").fetchone()
     finally:
         conn.execute(f"PRAGMA busy_timeout={int(previous)}")
+        lock.release()
     return not busy and done >= frames
 
 

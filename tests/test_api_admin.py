@@ -393,3 +393,44 @@ def test_write_through_waitress(seeded_db, make_app, live_server):
     assert info.value.code == 401
     with urllib.request.urlopen(server.url + "/api/chat/profiles/analyst") as response:
         assert json.load(response)["description"] == "over http"
+
+
+# --- serve options ---------------------------------------------------------------------------------------------------
+
+
+def test_serve_writable_without_token_refuses_to_start(tmp_path, monkeypatch, capsys):
+    from registry.cli import main
+
+    monkeypatch.delenv("PROFILE_REGISTRY_TOKEN", raising=False)
+    db = tmp_path / "p.db"
+    assert main(["serve", "--writable", "--profile-registries", str(db)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("profile-registry serve: error: --writable needs an admin token: "
+                   "set PROFILE_REGISTRY_TOKEN or pass --token-file FILE")
+    assert not db.exists(), "nothing is opened before the check"
+
+
+def test_serve_token_file_makes_a_writable_app(tmp_path, monkeypatch):
+    from registry.cli import build_parser
+    from registry.cli.serve import build_app
+
+    monkeypatch.delenv("PROFILE_REGISTRY_TOKEN", raising=False)
+    tokens = tmp_path / "tokens"
+    tokens.write_text("# admins\nbob:bobs-token\n", encoding="utf-8")
+    db = tmp_path / "p.db"
+    write_row(db, "default", registry_payload("default", {"a": {}}))
+    args = build_parser().parse_args(["serve", "--writable", "--token-file", str(tokens), "--profile-registries", str(db)])
+    app = build_app(args)
+    try:
+        client = app.test_client()
+        r = client.patch("/api/chat/profiles/a", json={"description": "d"}, headers={"Authorization": "Bearer bobs-token"})
+        assert r.status_code == 200 and r.get_json()["metadata"]["updated_by"] == "bob"
+    finally:
+        app.extensions["profile_registry"].chain.close()
+    args = build_parser().parse_args(["serve", "--token-file", str(tokens), "--profile-registries", str(db)])
+    app = build_app(args)
+    try:
+        r = app.test_client().patch("/api/chat/profiles/a", json={}, headers={"Authorization": "Bearer bobs-token"})
+        assert r.status_code == 403
+    finally:
+        app.extensions["profile_registry"].chain.close()

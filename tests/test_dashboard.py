@@ -298,6 +298,7 @@ def test_back_up_now_adds_a_verified_snapshot_row(client, backup_dir, seeded_db)
     assert str(stored_updated_at(seeded_db, "default")) in row
     assert "same as live" in row
     assert f"Snapshot {snapshots[0].name} created" in html
+    assert "created" not in client.get("/").get_data(as_text=True)  # a flashed message is shown once
     svg = ET.fromstring(re.search(r"<svg.*?</svg>", html, re.DOTALL).group(0))
     assert len(svg.findall(f"{SVG_NS}rect")) == 1
 

@@ -172,15 +172,17 @@ def overview() -> Response:
         actor,
         admin.csrf_token() if actor else None,
     )
-    # A flashed message is shown once: such a page is rendered fresh and not kept.
-    page = None if session.get("_flashes") else caches.pages.get(key)
+    # A flashed message is shown once: such a page is rendered fresh and not kept (rendering pops the messages,
+    # so look before).
+    flashed = bool(session.get("_flashes"))
+    page = None if flashed else caches.pages.get(key)
     if page is None:
         g.defer_ages = True
         try:
             page = split_ages(_render_overview(service, view, target, listing, health))
         finally:
             g.defer_ages = False
-        if session.get("_flashes"):
+        if flashed:
             return Response(fill_ages(page), mimetype="text/html")
         caches.pages.put(key, page)
     return Response(caches.pages.filled(key, page), mimetype="text/html")
