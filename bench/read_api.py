@@ -84,9 +84,18 @@ def make_database(path: Path, registries: int = 10, profiles: int = 100) -> None
     conn.close()
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far; None where /proc is not available (Windows, macOS)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
 @contextmanager
-def child_server(argv: list[str], cwd: Path) -> Iterator[int]:
-    """Start a server child process, yield its port once it listens, terminate it afterwards."""
+def child_server(argv: list[str], cwd: Path) -> Iterator[tuple[int, int]]:
+    """Start a server child process, yield (port, pid) once it listens, terminate it afterwards."""
     env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     try:
@@ -101,7 +110,7 @@ def child_server(argv: list[str], cwd: Path) -> Iterator[int]:
             raise RuntimeError(f"server did not start: {' '.join(argv)}")
         # Keep reading its log so the child never blocks on a full pipe.
         threading.Thread(target=lambda: [None for _ in process.stderr], daemon=True).start()  # type: ignore[union-attr]
-        yield port
+        yield port, process.pid
     finally:
         process.terminate()
         try:
@@ -193,34 +202,48 @@ def run(
         make_database(db_path, registries, profiles)
         serve = [sys.executable, "-m", "registry", "serve", "--profile-registries", str(db_path), "--port", "0",
                  "--threads", str(threads)]
-        with child_server(serve, workdir) as ours_port:
+        with child_server(serve, workdir) as (ours_port, ours_pid):
             bodies = {name: fetch(ours_port, path).decode() for name, path in ROUTES.items()}
             (workdir / "bodies.json").write_text(json.dumps(bodies))
             (workdir / "bare.py").write_text(BARE_APP)
             bare_argv = [sys.executable, str(workdir / "bare.py"), str(workdir / "bodies.json"), str(threads)]
-            with child_server(bare_argv, workdir) as bare_port:
-                ports = {"ours": ours_port, "bare": bare_port}
+            with child_server(bare_argv, workdir) as (bare_port, bare_pid):
+                ports = {"ours": (ours_port, ours_pid), "bare": (bare_port, bare_pid)}
                 for name, path in ROUTES.items():
                     if fetch(bare_port, path).decode() != bodies[name]:
                         raise RuntimeError(f"bare app does not serve the same bytes on {path}")
                 samples: dict[tuple[str, str], list[list[float]]] = {
                     (server, name): [] for server in ports for name in ROUTES
                 }
+                cpu: dict[tuple[str, str], float | None] = {key: 0.0 for key in samples}
                 slice_seconds = seconds / rounds
                 for _ in range(rounds):
                     for name, path in ROUTES.items():
-                        for server, port in ports.items():
+                        for server, (port, pid) in ports.items():
+                            before = cpu_seconds(pid)
                             samples[(server, name)].append(load(port, path, clients, slice_seconds, warmup))
+                            after = cpu_seconds(pid)
+                            spent = cpu[(server, name)]
+                            # CPU per request does not depend on what else the machine runs, unlike requests/s.
+                            cpu[(server, name)] = (
+                                None if before is None or after is None or spent is None else spent + after - before
+                            )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     figures = {key: merge(chunks, seconds) for key, chunks in samples.items()}
+    for key, figure in figures.items():
+        spent = cpu[key]
+        # The warm-up requests are not counted in `requests`, so this slightly overstates both sides alike.
+        figure["cpu_us_per_request"] = spent / figure["requests"] * 1e6 if spent is not None else float("nan")
     return {
         "options": {"seconds": seconds, "clients": clients, "threads": threads, "warmup": warmup, "rounds": rounds,
                     "registries": registries, "profiles": profiles},
         "bytes": {name: len(body.encode()) for name, body in bodies.items()},
         "routes": {
             name: {"path": ROUTES[name], "ours": figures[("ours", name)], "bare": figures[("bare", name)],
-                   "ratio": figures[("ours", name)]["rps"] / figures[("bare", name)]["rps"]}
+                   "ratio": figures[("ours", name)]["rps"] / figures[("bare", name)]["rps"],
+                   "cpu_ratio": figures[("bare", name)]["cpu_us_per_request"]
+                   / figures[("ours", name)]["cpu_us_per_request"]}
             for name in ROUTES
         },
     }
@@ -239,12 +262,14 @@ def main(argv: list[str] | None = None) -> int:
                   rounds=args.rounds)
     print(f"read API, {args.clients} clients, waitress threads={args.threads}, {args.seconds:g} s per run, "
           f"10 registries x 100 profiles (list body {figures['bytes']['list']} bytes)")
-    print(f"{'route':8} {'server':5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'route':8} {'server':5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'server CPU us/req':>18}")
     for name, route in figures["routes"].items():
         for server in ("ours", "bare"):
             f = route[server]
-            print(f"{name:8} {server:5} {f['rps']:9.0f} {f['p50_ms']:8.2f} {f['p99_ms']:8.2f}")
-        print(f"{name:8} ratio ours/bare = {route['ratio']:.2f} (target >= 0.80)")
+            print(f"{name:8} {server:5} {f['rps']:9.0f} {f['p50_ms']:8.2f} {f['p99_ms']:8.2f} "
+                  f"{f['cpu_us_per_request']:18.0f}")
+        print(f"{name:8} ratio ours/bare = {route['ratio']:.2f} (target >= 0.80); "
+              f"CPU-per-request ratio bare/ours = {route['cpu_ratio']:.2f}")
     print(f"reproduce: python bench/read_api.py --seconds {args.seconds:g} --clients {args.clients} "
           f"--threads {args.threads} --rounds {args.rounds}")
     return 0

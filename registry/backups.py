@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from registry import db
-from registry.errors import RegistryError, SlugError, ValidationError
+from registry.errors import RegistryError, SlugError, StartupError, ValidationError
 from registry.model import DecodeError
 from registry.store import EXPECTED_COLUMNS, TABLE, parse_row
 
@@ -797,7 +797,13 @@ def move_stale_wal(db_path: Path) -> list[Path]:
             while dest.exists():
                 dest = path.with_name(f"{path.name}.stale-{stamp}-{n}")
                 n += 1
-            os.rename(path, dest)
+            try:
+                os.rename(path, dest)
+            except OSError as exc:
+                raise StartupError(
+                    f"{path} is left over from the database that was copied over {db_path} ({reason}) and could "
+                    f"not be moved aside: {exc.strerror}; stop every process using it and move it away by hand"
+                ) from exc
             moved.append(dest)
     log.warning("%s: moved the stale -wal/-shm aside as %s (%s)", db_path, ", ".join(p.name for p in moved), reason)
     return moved

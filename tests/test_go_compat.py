@@ -86,11 +86,13 @@ def test_go_database_bytes_are_untouched_after_serving(tmp_path: Path, make_app,
 
     path = make_go_database(tmp_path / "go.db")
     before = rows(path)
-    server = live_server(make_app(path))
+    app = make_app(path)
+    server = live_server(app)
     for route in ("/api/chat/profiles", "/api/chat/profiles/agent", "/api/chat/profile", "/api/health"):
         with urllib.request.urlopen(server.url + route) as response:
             assert response.status == 200
-    server.close()
+    assert rows(path) == before
+    app.extensions["profile_registry"].chain.close()  # and nothing is written on the way out either
     after = rows(path)
     assert after == before
     assert after[0][1] == GO_DEFAULT.encode() and after[0][3] == "text"
