@@ -399,7 +399,7 @@ def scaling_series(work: Path, sizes: tuple[int, ...], seconds: float, clients: 
         startups.append(elapsed)
         try:
             figures = load("127.0.0.1", port, "/api/chat/profiles", seconds, clients)
-            figures["after_change"] = after_change(db, port, rounds=5)
+            figures["after_change"] = after_change(db, port, rounds=11)
         finally:
             stop_server(proc)
         figures |= {

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import waitress
+from waitress import wasyncore
 from flask import Flask
 
 from registry import create_app
@@ -90,9 +91,11 @@ class LiveServer:
         self.thread.start()
 
     def close(self) -> None:
-        self.server.close()
-        self.server.task_dispatcher.shutdown()
+        # Close the sockets from waitress's own loop thread: closing them from here races the select() loop
+        # ("Bad file descriptor" warnings). Once its socket map is empty, run() returns.
+        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
         self.thread.join(timeout=5)
+        self.server.task_dispatcher.shutdown()
 
 
 @pytest.fixture

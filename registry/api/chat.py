@@ -137,7 +137,7 @@ def json_object() -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # Go's decoder also refuses nesting past 10,000 levels
         raise ChatError(400, "bad request") from exc
     if body is None:
         return {}

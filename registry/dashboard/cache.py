@@ -27,7 +27,7 @@ from registry.dashboard.formatting import age_of_seconds, to_datetime
 from registry.errors import RegistryError
 
 REVALIDATE_SECONDS = 10.0
-RECENT_SECONDS = 5
+RECENT_SECONDS = 3  # longer than the coarsest mtime tick in use (FAT: 2 s)
 PAGE_CACHE_SIZE = 8
 # A marker that autoescaping leaves alone and no registry text can contain (control characters are not valid
 # in the JSON strings a name would come from without an escape the template would not reproduce).
@@ -191,6 +191,8 @@ class DashboardCaches:
 
     listings: SnapshotListingCache
     pages: PageCache
+    # The backup target (database and folder) is fixed for the app's life; None until first looked up.
+    target: Any = None
 
     @classmethod
     def create(cls) -> DashboardCaches:

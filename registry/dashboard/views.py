@@ -60,7 +60,11 @@ def _caches() -> DashboardCaches:
 
 
 def _target() -> BackupTarget | None:
-    return backup_target(_service(), current_app.config.get("BACKUP_DIR"))
+    caches = _caches()
+    if caches.target is None:
+        # Sources and BACKUP_DIR are fixed once the app is built; False remembers "no SQLite source".
+        caches.target = backup_target(_service(), current_app.config.get("BACKUP_DIR")) or False
+    return caches.target or None
 
 
 @bp.after_request
