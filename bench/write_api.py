@@ -31,8 +31,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from registry import db as dbmod  # noqa: E402
-from registry.store import TABLE, checkpoint  # noqa: E402
+from registry import db as dbmod
+from registry.store import TABLE, checkpoint
 
 TOKEN = "bench-token"
 MARKER_KEY = "bench.payload@v1"

@@ -8,7 +8,6 @@ from typing import Any
 from flask import Flask
 
 from registry.auth import load_tokens
-
 from registry.config import DEFAULTS, STATIC_DIR, TEMPLATES_DIR
 from registry.service import RegistryService
 from registry.web_session import LazySecureCookieSessionInterface

@@ -10,7 +10,7 @@ import functools
 import hmac
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -57,7 +57,7 @@ def parse_tokens(text: str, origin: str) -> list[AdminToken]:
 
 def load_tokens(token_file: str | Path | None = None, environ: dict[str, str] | None = None) -> list[AdminToken]:
     """Tokens from `--token-file` and from PROFILE_REGISTRY_TOKEN; StartupError if the file cannot be read."""
-    environ = os.environ if environ is None else environ  # type: ignore[assignment]
+    env: Mapping[str, str] = os.environ if environ is None else environ
     tokens: list[AdminToken] = []
     if token_file:
         path = Path(token_file)
@@ -65,8 +65,8 @@ def load_tokens(token_file: str | Path | None = None, environ: dict[str, str] | 
             tokens.extend(parse_tokens(path.read_text(encoding="utf-8"), f"token file {path}"))
         except OSError as exc:
             raise StartupError(f"cannot read token file {path}: {exc.strerror}") from exc
-    if environ.get(TOKEN_ENV, "").strip():
-        tokens.extend(parse_tokens(environ[TOKEN_ENV], TOKEN_ENV))
+    if env.get(TOKEN_ENV, "").strip():
+        tokens.extend(parse_tokens(env[TOKEN_ENV], TOKEN_ENV))
     return tokens
 
 

@@ -123,8 +123,18 @@ def _check_pragma_values(pragmas: dict[str, str], dsn: str) -> None:
             raise StartupError(f"sqlite-dsn: bad value {value!r} for {name} in {dsn!r}")
 
 
-def connect(target: DatabaseTarget, *, read_only: bool = False, check_same_thread: bool = True) -> sqlite3.Connection:
-    """Open a connection in autocommit mode (transactions are explicit) with the target's PRAGMAs applied."""
+# PRAGMAs that change the database file itself rather than the connection.
+FILE_PRAGMAS = frozenset({"journal_mode", "auto_vacuum"})
+
+
+def connect(
+    target: DatabaseTarget, *, read_only: bool = False, check_same_thread: bool = True, file_pragmas: bool = True
+) -> sqlite3.Connection:
+    """Open a connection in autocommit mode (transactions are explicit) with the target's PRAGMAs applied.
+
+    `file_pragmas=False` leaves the file as it is (no switch to WAL) until `apply_file_pragmas`: the store first
+    checks that the file is a registry database and not some other application's.
+    """
     conn = sqlite3.connect(
         target.uri(read_only=read_only),
         uri=True,
@@ -136,13 +146,19 @@ def connect(target: DatabaseTarget, *, read_only: bool = False, check_same_threa
         # busy_timeout first, so that setting journal_mode waits for a writer instead of failing at once.
         order = sorted(target.pragmas, key=lambda name: name != "busy_timeout")
         for name in order:
-            if read_only and name == "journal_mode":
+            if name in FILE_PRAGMAS and (read_only or not file_pragmas):
                 continue
             conn.execute(f"PRAGMA {name}={target.pragmas[name]}")
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def apply_file_pragmas(conn: sqlite3.Connection, target: DatabaseTarget) -> None:
+    """The file-changing PRAGMAs that `connect(file_pragmas=False)` held back."""
+    for name in sorted(FILE_PRAGMAS & target.pragmas.keys()):
+        conn.execute(f"PRAGMA {name}={target.pragmas[name]}")
 
 
 _write_locks: dict[Path, threading.Lock] = {}

@@ -147,11 +147,13 @@ class SQLiteRegistryStore:
                 # Prompts in a registry are sensitive: create the file owner-only before SQLite does (SQLite would
                 # make it 0644), so the -wal and -shm files, which copy the main file's mode, are owner-only too.
                 os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-            conn = db.connect(self.target, read_only=self.read_only, check_same_thread=False)
+            conn = db.connect(self.target, read_only=self.read_only, check_same_thread=False, file_pragmas=False)
         except (sqlite3.Error, OSError) as exc:
             raise StartupError(describe_open_error(path, exc, read_only=self.read_only)) from exc
         try:
             self._migrate(conn)
+            if not self.read_only:
+                db.apply_file_pragmas(conn, self.target)
             self._watcher = conn
             with self._lock:
                 self._snapshot = self._load(conn)
@@ -376,11 +378,7 @@ class SQLiteRegistryStore:
                             (rows[-1][0] if rows else slug, payload, now_ms),
                         )
             if not dry_run:
-                try:
-                    checkpoint(conn)
-                except sqlite3.Error as exc:
-                    # The COMMIT succeeded: report the write as done; the next checkpoint moves the pages.
-                    log.warning("write to %r committed, checkpoint after it failed: %s", slug, exc)
+                checkpoint(conn)
         finally:
             conn.close()
         return RowWrite(current, after, reason, now_ms)
@@ -413,8 +411,17 @@ def checkpoint(conn: sqlite3.Connection) -> bool:
     write lock so that it waits for readers only: if another of our writers holds the lock, that writer's own
     checkpoint comes next and this one steps aside (FULL would otherwise stall every writer behind it). A long
     reader (a backup) makes FULL give up after CHECKPOINT_WAIT_MS; the backup checkpoints when it ends.
-    Returns True when the main file holds every committed page.
+    Returns True when the main file holds every committed page. Never raises: it runs after COMMIT, and a write
+    that committed must not be reported as failed because the checkpoint could not run (a full disk, say).
     """
+    try:
+        return _checkpoint(conn)
+    except sqlite3.Error as exc:
+        log.warning("checkpoint after commit failed (the write itself is committed): %s", exc)
+        return False
+
+
+def _checkpoint(conn: sqlite3.Connection) -> bool:
     _, frames, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     if frames <= 0 or done >= frames:
         return True
@@ -435,7 +442,7 @@ def checkpoint(conn: sqlite3.Connection) -> bool:
 class _Reader:
     """One thread's reader connection and the data_version it last saw."""
 
-    __slots__ = ("conn", "seen", "__weakref__")
+    __slots__ = ("__weakref__", "conn", "seen")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn

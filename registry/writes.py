@@ -257,6 +257,5 @@ class RegistryWriter:
                 edits.delete_registry(current, expected_version=expected_version)
             elif expected_version:  # a quarantined row has no readable version
                 raise VersionConflict("registry", slug, expected_version, 0)
-            return None
 
         return self._run(slug, edit, repair=True)

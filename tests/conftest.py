@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 import waitress
-from waitress import wasyncore
 from flask import Flask
+from waitress import wasyncore
 
 from registry import create_app
 from registry.config import DATA_DIR

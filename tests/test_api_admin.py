@@ -10,9 +10,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import registry_payload, write_row
 
 from registry.auth import AdminToken
-from conftest import registry_payload, write_row
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -38,7 +38,7 @@ EXPECTED_VERSION_PARAM = {
     "description": "refuse with 409 unless the stored version equals this",
 }
 REGISTRY_PARAM = {"in": "query", "name": "registry", "schema": {"type": "string"}, "required": False}
-SECURITY = [{"bearerAuth": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 admin_blp = Blueprint(
     "admin_profiles", __name__, url_prefix="/api/chat/profiles", description="Profile writes (`serve --writable`)"

@@ -113,11 +113,6 @@ def test_another_applications_database(tmp_path: Path) -> None:
         conn.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: db.connect sets PRAGMA journal_mode=WAL before store._migrate recognises a foreign "
-    "database, so the other application's file is switched to WAL (header bytes 18-19 become 2,2)",
-)
 def test_another_applications_database_is_not_modified(tmp_path: Path) -> None:
     path = tmp_path / "app.db"
     conn = sqlite3.connect(path)
@@ -259,11 +254,6 @@ def test_full_disk_during_writes_loses_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not POSIX, reason="RLIMIT_FSIZE is POSIX-only")
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: put_payload raises when the checkpoint after COMMIT fails, so a committed write is "
-    "reported as failed (store.put_payload runs checkpoint() inside the same try)",
-)
 def test_full_disk_failed_write_is_not_committed(tmp_path: Path) -> None:
     path = tmp_path / "profiles.db"
     make_database(path)
@@ -315,12 +305,6 @@ def test_full_disk_over_http_loses_nothing_and_keeps_serving(tmp_path: Path) -> 
 
 
 @pytest.mark.skipif(not POSIX, reason="RLIMIT_FSIZE is POSIX-only")
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: a write that hits the size limit answers 500 `internal server error` (sqlite3 "
-    "OperationalError `disk I/O error` from the checkpoint after COMMIT, unmapped in api/errors.py), not a "
-    "507/503 that says the disk is full",
-)
 def test_full_disk_over_http_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "profiles.db"
     make_database(path)
