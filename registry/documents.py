@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.model import Profile, Registry, model_info_of
+from registry.model import Profile, Registry, encode_metadata, model_info_of, sorted_deep
 
 RUNTIME_KEY = "pinocchio.webchat_runtime@v1"
 OAUTH_KEY = "pinocchio.oauth@v1"
@@ -15,7 +15,6 @@ MOCK_PARITY_SLUG = "mock_parity"
 MOCK_PARITY_DISPLAY_NAME = "Mock parity engine"
 MOCK_PARITY_DESCRIPTION = "Deterministic web-chat event stream for parity tests; no LLM/API key required."
 
-_METADATA_FIELDS = ("source", "version", "created_at_ms", "updated_at_ms", "created_by", "updated_by", "tags")
 _MODEL_INFO_FIELDS = (
     "id",
     "name",
@@ -29,15 +28,6 @@ _MODEL_INFO_FIELDS = (
 )
 
 
-def sorted_deep(value: Any) -> Any:
-    """A copy with every object's keys sorted, as Go emits a decoded `map[string]any` at every level."""
-    if isinstance(value, dict):
-        return {key: sorted_deep(value[key]) for key in sorted(value)}
-    if isinstance(value, list):
-        return [sorted_deep(item) for item in value]
-    return value
-
-
 def redact_extensions(extensions: dict[str, Any]) -> dict[str, Any]:
     """A deep copy with OAuth secrets replaced; keys sorted at every level as Go's JSON round-trip emits them."""
     out: dict[str, Any] = sorted_deep(extensions)
@@ -47,11 +37,6 @@ def redact_extensions(extensions: dict[str, Any]) -> dict[str, Any]:
             if name in oauth:
                 oauth[name] = REDACTED
     return out
-
-
-def metadata_document(metadata: dict[str, Any]) -> dict[str, Any]:
-    """Metadata in the reference's field order, zero values omitted."""
-    return {name: metadata[name] for name in _METADATA_FIELDS if metadata.get(name)}
 
 
 def model_info_document(info: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +132,7 @@ def profile_document(registry_slug: str, registry: Registry, profile: Profile) -
     runtime = decode_runtime(profile)
     if runtime is not None:
         doc["runtime"] = runtime
-    doc["metadata"] = metadata_document(profile.get("metadata", {}))
+    doc["metadata"] = encode_metadata(profile.get("metadata", {}))
     if profile.get("extensions"):
         doc["extensions"] = redact_extensions(profile["extensions"])
     info = model_info_of(profile)

@@ -324,16 +324,17 @@ def validate_stack_topology(
 _METADATA_ORDER = ("source", "version", "created_at_ms", "updated_at_ms", "created_by", "updated_by", "tags")
 
 
-def _sorted_deep(value: Any) -> Any:
-    """Go emits map[string]any keys sorted at every level."""
+def sorted_deep(value: Any) -> Any:
+    """A copy with every object's keys sorted, as Go emits a `map[string]any` at every level."""
     if isinstance(value, dict):
-        return {key: _sorted_deep(value[key]) for key in sorted(value)}
+        return {key: sorted_deep(value[key]) for key in sorted(value)}
     if isinstance(value, list):
-        return [_sorted_deep(item) for item in value]
+        return [sorted_deep(item) for item in value]
     return value
 
 
-def _metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+def encode_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Registry or profile metadata in the reference's field order, zero values omitted."""
     return {name: metadata[name] for name in _METADATA_ORDER if metadata.get(name)}
 
 
@@ -351,9 +352,9 @@ def encode_profile(profile: Profile) -> dict[str, Any]:
         ]
     if profile.get("inference_settings") is not None:
         out["inference_settings"] = profile["inference_settings"]
-    out["metadata"] = _metadata(profile.get("metadata") or {})
+    out["metadata"] = encode_metadata(profile.get("metadata") or {})
     if profile.get("extensions"):
-        out["extensions"] = _sorted_deep(profile["extensions"])
+        out["extensions"] = sorted_deep(profile["extensions"])
     return out
 
 
@@ -366,5 +367,5 @@ def encode_registry(registry: Registry) -> dict[str, Any]:
     profiles = registry.get("profiles") or {}
     if profiles:
         out["profiles"] = {slug: encode_profile(profiles[slug]) for slug in sorted(profiles)}
-    out["metadata"] = _metadata(registry.get("metadata") or {})
+    out["metadata"] = encode_metadata(registry.get("metadata") or {})
     return out

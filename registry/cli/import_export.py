@@ -127,8 +127,8 @@ def describe_change(before: Registry | None, after: Registry) -> tuple[str, list
     removed = sorted(set(old) - set(new))
     changed = sorted(s for s in set(old) & set(new) if _comparable(old[s]) != _comparable(new[s]))
     same = len(set(old) & set(new)) - len(changed)
-    lines = [f'registry "{slug}" (version {before["metadata"].get("version", 0)} -> '
-             f'{after["metadata"].get("version", 0)})']
+    versions = f'{before["metadata"].get("version", 0)} -> {after["metadata"].get("version", 0)}'
+    lines = [f'registry "{slug}" (version {versions})']
     lines.append(f"  profiles added:   {', '.join(added) or '-'}")
     lines.append(f"  profiles removed: {', '.join(removed) or '-'}")
     lines.append(f"  profiles changed: {', '.join(changed) or '-'}")
