@@ -1,8 +1,9 @@
 """All SQL on the profile_registries table: open and migrate, load rows into snapshots, write rows.
 
 No Flask here. Reads are served from an immutable `StoreSnapshot`; `snapshot()` checks `PRAGMA data_version`
-on a watcher connection so that a commit by any other connection (another process, the sqlite3 shell, our own
-writer connections, a restore) is seen on the next call, while an unchanged database costs one PRAGMA.
+on the thread's reader connection so that a commit by any other connection (another process, the sqlite3 shell,
+our own writer connections, a restore) is seen on the next call, while an unchanged database costs a look at the
+wal-index header (registry/walwatch.py) or, where that cannot be read, one PRAGMA.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from registry.model import (
     parse_registry_slug,
     validate_registry,
 )
+from registry.walwatch import WalIndexWatch
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +121,7 @@ class SQLiteRegistryStore:
         self.read_only = False
         self._lock = threading.Lock()
         self._watcher: sqlite3.Connection | None = None
+        self._wal_index = WalIndexWatch(target.path)
         # One reader connection per request thread: `PRAGMA data_version` on it needs no lock shared by all requests.
         self._local = threading.local()
         self._readers: weakref.WeakSet[_Reader] = weakref.WeakSet()
@@ -154,6 +157,7 @@ class SQLiteRegistryStore:
             self._migrate(conn)
             if not self.read_only:
                 db.apply_file_pragmas(conn, self.target)
+            self._wal_index.enable_if_wal(conn)
             self._watcher = conn
             with self._lock:
                 self._snapshot = self._load(conn)
@@ -196,6 +200,7 @@ class SQLiteRegistryStore:
         """Close the watcher and every thread's reader connection; idempotent."""
         with self._lock:
             self._closed = True
+            self._wal_index.close()
             if self._watcher is not None:
                 self._watcher.close()
                 self._watcher = None
@@ -211,16 +216,22 @@ class SQLiteRegistryStore:
     def snapshot(self) -> StoreSnapshot:
         """The current rows; reloaded only when some other connection committed since this thread last looked.
 
-        Each thread asks its own reader connection, so the per-request cost is one PRAGMA and no lock that every
-        request thread would queue on (a shared lock held across a call that releases the GIL convoys the
-        threads). A change seen by several threads is loaded once: a reload that finds every row as it was
-        keeps the snapshot object, so views and caches built on it stay valid.
+        Each thread asks its own reader connection, so there is no lock that every request thread would queue on
+        (a shared lock held across a call that releases the GIL convoys the threads). Before asking SQLite, the
+        wal-index header is compared with the one read before this thread's last PRAGMA: unchanged means no commit
+        since, and the request costs no sqlite3 call at all (registry/walwatch.py says why that matters). A
+        change seen by several threads is loaded once: a reload that finds every row as it was keeps the
+        snapshot object, so views and caches built on it stay valid.
         """
         if self._closed:
             raise RegistryError("sqlite profile store closed")
         reader: _Reader | None = getattr(self._local, "reader", None)
         if reader is None:
             reader = self._local.reader = self._new_reader()
+        # Read before the PRAGMA: a commit landing between the two changes the header seen next time.
+        header = self._wal_index.header()
+        if header is not None and header == reader.wal_header:
+            return self._snapshot
         try:
             version = reader.conn.execute("PRAGMA data_version").fetchone()[0]
         except sqlite3.ProgrammingError as exc:  # closed by close() from another thread
@@ -231,6 +242,7 @@ class SQLiteRegistryStore:
                     raise RegistryError("sqlite profile store closed")
                 self._snapshot = self._load(reader.conn)
             reader.seen = version
+        reader.wal_header = header
         return self._snapshot
 
     def _new_reader(self) -> _Reader:
@@ -440,13 +452,15 @@ def _checkpoint(conn: sqlite3.Connection) -> bool:
 
 
 class _Reader:
-    """One thread's reader connection and the data_version it last saw."""
+    """One thread's reader connection, the data_version it last saw and the wal-index header read before it."""
 
-    __slots__ = ("__weakref__", "conn", "seen")
+    __slots__ = ("__weakref__", "conn", "seen", "wal_header")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.seen: int | None = None
+        # The wal-index header read just before `seen` was taken (None: none could be read).
+        self.wal_header: bytes | None = None
 
 
 def _payload_text(value: object) -> tuple[str, str | None]:

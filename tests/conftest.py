@@ -43,7 +43,7 @@ def registry_payload(slug: str, profiles: dict[str, dict[str, Any]], default: st
     """A registry payload in the reference's JSON shape; each profile gets its slug and empty metadata."""
     body: dict[str, Any] = {"slug": slug}
     if profiles:
-        body["default_profile_slug"] = default or sorted(profiles)[0]
+        body["default_profile_slug"] = default or min(profiles)
         body["profiles"] = {name: {"slug": name, "metadata": {}} | value for name, value in profiles.items()}
     body["metadata"] = {}
     return body

@@ -10,11 +10,47 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
 from conftest import registry_payload, write_row
 
 from registry import backups
 from registry.cli import main
-from registry.cli.backup import TerminalProgress
+from registry.cli.backup import BACKUP_NICENESS, TerminalProgress
+
+
+@pytest.fixture(autouse=True)
+def niceness_calls(monkeypatch) -> list[int]:
+    """`backup` lowers its own CPU priority; called in-process here, it must not lower pytest's for good."""
+    calls: list[int] = []
+    monkeypatch.setattr(os, "nice", calls.append, raising=False)
+    return calls
+
+
+def test_backup_runs_at_low_cpu_priority_unless_told_otherwise(seeded_db, niceness_calls):
+    assert main(["backup", "--db", str(seeded_db)]) == 0
+    assert niceness_calls == [BACKUP_NICENESS]
+    assert main(["backup", "--db", str(seeded_db), "--priority", "normal"]) == 0
+    assert niceness_calls == [BACKUP_NICENESS]
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="POSIX process priorities")
+def test_backup_process_really_runs_niced(seeded_db, monkeypatch):
+    """In its own process (as operators run it) the niceness is the real one, read back by the process itself."""
+    script = (
+        "import os, sys; from registry.cli import main; import registry.backups as b; real = b.create_backup\n"
+        "def spy(*a, **k):\n    print('nice', os.getpriority(os.PRIO_PROCESS, 0), file=sys.stderr); return real(*a, **k)\n"
+        "b.create_backup = spy; sys.exit(main(sys.argv[1:]))"
+    )
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    done = subprocess.run(
+        [sys.executable, "-c", script, "backup", "--db", str(seeded_db)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"nice {min(base + BACKUP_NICENESS, 19)}" in done.stderr
 
 
 def slugs(url: str) -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -97,3 +98,59 @@ def test_reader_connections_of_ended_threads_are_closed(tmp_path: Path):
         store.close()
     with pytest.raises(registry.store.RegistryError):
         store.snapshot()
+
+
+def traced_store(target):
+    """An open store whose calling thread's reader connection records every statement it runs."""
+    from registry.store import SQLiteRegistryStore
+
+    store = SQLiteRegistryStore(target).open()
+    store.snapshot()  # creates this thread's reader
+    statements: list[str] = []
+    store._local.reader.conn.set_trace_callback(statements.append)
+    return store, statements
+
+
+def test_unchanged_wal_database_costs_no_sqlite_call_and_every_commit_is_seen(tmp_path: Path):
+    """The wal-index shortcut (registry/walwatch.py) skips the PRAGMA only while nothing was committed."""
+    from registry.db import target_from_path
+
+    path = tmp_path / "p.db"
+    write_row(path, "default", registry_payload("default", {"one": {}}))
+    store, statements = traced_store(target_from_path(path))
+    try:
+        store.snapshot()
+        statements.clear()
+        for _ in range(20):
+            store.snapshot()
+        assert statements == []  # the header was unchanged: no sqlite3 call, so no GIL handoff
+        other = sqlite3.connect(path)
+        try:
+            for number in range(30):
+                write_row(path, "default", registry_payload("default", {"one": {}, f"p{number}": {}}))
+                if number % 10 == 9:
+                    # A WAL restart resets the frame counter; the header must still differ from the last one seen.
+                    other.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                profiles = store.snapshot().registries["default"].registry["profiles"]
+                assert f"p{number}" in profiles, number
+        finally:
+            other.close()
+        assert any("data_version" in s for s in statements)
+    finally:
+        store.close()
+
+
+def test_database_not_in_wal_mode_is_checked_with_the_pragma(tmp_path: Path):
+    from registry.db import target_from_dsn
+
+    path = tmp_path / "p.db"
+    write_row(path, "default", registry_payload("default", {"one": {}}))
+    store, statements = traced_store(target_from_dsn(f"file:{path}?_journal_mode=DELETE"))
+    try:
+        assert store._wal_index.header() is None
+        store.snapshot()
+        assert any("data_version" in s for s in statements)
+        write_row(path, "default", registry_payload("default", {"one": {}, "two": {}}))
+        assert "two" in store.snapshot().registries["default"].registry["profiles"]
+    finally:
+        store.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import threading
+import time
 
 import waitress
 
@@ -15,6 +17,41 @@ from registry.errors import StartupError
 from registry.service import RegistryService
 
 log = logging.getLogger(__name__)
+
+QUEUE_LOGGER = "waitress.queue"
+
+
+class QueueDepthSummary(logging.Filter):
+    """Let waitress's "Task queue depth is N" through once per interval, with how many were held back.
+
+    Waitress logs it for every request that waits for a worker thread, so a busy server writes hundreds of
+    lines a second, each a write to stderr from the thread that accepts connections. Operators still need to
+    know the server is saturated (raise --threads), which one line a minute tells them.
+    """
+
+    def __init__(self, interval_s: float = 60.0) -> None:
+        super().__init__()
+        self.interval_s = interval_s
+        self._next_at = 0.0
+        self._held = 0
+        self._deepest = 0
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        depth = record.args[0] if isinstance(record.args, tuple) and record.args else 0
+        with self._lock:
+            self._deepest = max(self._deepest, depth if isinstance(depth, int) else 0)
+            now = time.monotonic()
+            if now < self._next_at:
+                self._held += 1
+                return False
+            if self._held:
+                record.msg = f"{record.msg} (and {self._held} more such messages, deepest %d, since the last one)"
+                record.args = (*record.args, self._deepest) if isinstance(record.args, tuple) else record.args
+            self._next_at = now + self.interval_s
+            self._held = 0
+            self._deepest = 0
+        return True
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -54,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
         server = waitress.create_server(app, host=args.host, port=args.port, threads=args.threads, ident="profile-registry")
     except OSError as exc:  # port taken, address not on this host: one line, not a traceback
         raise StartupError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+    queue_log = logging.getLogger(QUEUE_LOGGER)
+    if not any(isinstance(f, QueueDepthSummary) for f in queue_log.filters):
+        queue_log.addFilter(QueueDepthSummary())
     # The effective port, so `--port 0` (any free port) tells where it ended up.
     log.info("serving on http://%s:%s (dashboard /, API /api/, docs /docs)", args.host, server.effective_port)
     server.run()
