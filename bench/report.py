@@ -1,7 +1,7 @@
 """The benchmark report: every benchmark in one run, a scaling series and a peer, written to BENCHMARKS.md.
 
 One run, one machine, so every ratio compares figures measured minutes apart under the same load:
-- the read, write, backup and dashboard benchmarks (bench/read_api.py, write_api.py, backup.py, dashboard.py),
+- the read, write, backup and dashboard benchmarks (bench/read_api.py, writes.py, backup.py, dashboard.py),
   imported and run through their `run(**options)`, at sizes that keep the whole report near ten minutes;
 - a scaling series over 10, 100, 1,000 and 10,000 profiles: `GET /api/chat/profiles` throughput and latency
   (steady state, and the first request after a row changed), the service's start-up time as an operator sees it
@@ -81,7 +81,7 @@ BENCHES: dict[str, dict[str, Any]] = {
         ],
     },
     "write": {
-        "file": "write_api.py",
+        "file": "writes.py",
         "options": {"requests": 300},
         "pairs": [
             (

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -66,10 +66,13 @@ def fill_ages(parts: tuple[str | int, ...], now: datetime | None = None) -> str:
 class Listing:
     """The snapshots of one folder as last listed, the folder state they belong to, and any listing error.
 
-    `key` is the cheap folder state checked on every request, `detail` the per-file state checked now and then.
+    `mtime_ns`/`names`/`settled` are the cheap folder state checked on every request, `detail` the per-file state
+    checked now and then.
     """
 
-    key: tuple[Any, ...]
+    mtime_ns: int | None  # None: the folder could not be read
+    names: tuple[str, ...]
+    settled: bool  # the folder's mtime was already older than RECENT_SECONDS when it was looked at
     snapshots: list[Any]
     error: str
     checked_at: float
@@ -77,20 +80,28 @@ class Listing:
     generation: int  # grows with every reload: part of the rendered page's cache key
 
 
-def _folder_key(folder: Path) -> tuple[Any, ...]:
-    """Cheap: the folder's mtime, plus its entry names while that mtime is recent.
-
-    Adding, renaming or removing an entry moves the folder's mtime, unless it happens within the same clock tick
-    as the previous change (FAT's tick is 2 s): only then can two states share an mtime, so the names are read
-    (one listdir) only while the mtime is younger than RECENT_SECONDS.
-    """
+def _folder_mtime(folder: Path) -> int | None:
     try:
-        mtime_ns = folder.stat().st_mtime_ns
-        if time.time_ns() - mtime_ns < RECENT_SECONDS * 1_000_000_000:
-            return (mtime_ns, tuple(sorted(os.listdir(folder))))
-        return (mtime_ns,)
+        return folder.stat().st_mtime_ns
     except OSError:
-        return ("missing",)
+        return None
+
+
+def _folder_names(folder: Path) -> tuple[str, ...]:
+    try:
+        return tuple(sorted(os.listdir(folder)))
+    except OSError:
+        return ()
+
+
+def _is_settled(mtime_ns: int | None) -> bool:
+    """Whether any later change of the folder is sure to give it another mtime.
+
+    Adding, renaming or removing an entry moves the folder's mtime, unless it happens within the same clock tick as
+    the previous change (FAT's tick is 2 s). Once the mtime is older than RECENT_SECONDS, a change made after this
+    look gets a later mtime, so the mtime alone tells whether the folder changed since.
+    """
+    return mtime_ns is None or time.time_ns() - mtime_ns >= RECENT_SECONDS * 1_000_000_000
 
 
 def _folder_detail(folder: Path) -> tuple[Any, ...]:
@@ -110,7 +121,11 @@ def _folder_detail(folder: Path) -> tuple[Any, ...]:
 
 
 class SnapshotListingCache:
-    """`list_snapshots` results per folder, reused while the folder is unchanged."""
+    """`list_snapshots` results per folder, reused while the folder is unchanged.
+
+    Per request this costs one stat of the folder; the entry names are read too (one listdir) only while the
+    folder's last change is younger than RECENT_SECONDS, when its mtime alone cannot be trusted.
+    """
 
     def __init__(self, revalidate_seconds: float = REVALIDATE_SECONDS) -> None:
         self.revalidate_seconds = revalidate_seconds
@@ -121,18 +136,20 @@ class SnapshotListingCache:
     def get(self, folder: Path, load: Callable[[], list[Any]]) -> Listing:
         """The cached listing of `folder`, or a fresh one from `load()` (its OSError or RegistryError is kept)."""
         name = str(folder)
-        key = _folder_key(folder)
+        mtime_ns = _folder_mtime(folder)
         now = time.monotonic()
         cached = self._listings.get(name)
-        if cached is not None and cached.key == key:
-            if now - cached.checked_at < self.revalidate_seconds:
-                return cached
-            detail = _folder_detail(folder)
-            if detail == cached.detail:
-                refreshed = Listing(cached.key, cached.snapshots, cached.error, now, detail, cached.generation)
-                with self._lock:
-                    self._listings[name] = refreshed
-                return refreshed
+        if cached is not None:
+            current = self._unchanged(name, cached, folder, mtime_ns)
+            if current is not None:
+                if now - current.checked_at < self.revalidate_seconds:
+                    return current
+                detail = _folder_detail(folder)
+                if detail == current.detail:
+                    return self._store(name, replace(current, checked_at=now))
+        # Looked at before the listing is loaded: a change made while it loads moves the mtime seen next time.
+        settled = _is_settled(mtime_ns)
+        names = () if settled else _folder_names(folder)
         detail = _folder_detail(folder)
         try:
             snapshots, error = load(), ""
@@ -140,7 +157,23 @@ class SnapshotListingCache:
             snapshots, error = [], f"cannot list snapshots in {folder}: {exc}"
         with self._lock:
             self._generation += 1
-            listing = Listing(key, snapshots, error, now, detail, self._generation)
+            listing = Listing(mtime_ns, names, settled, snapshots, error, now, detail, self._generation)
+            self._listings[name] = listing
+        return listing
+
+    def _unchanged(self, name: str, cached: Listing, folder: Path, mtime_ns: int | None) -> Listing | None:
+        """`cached` (marked settled once that is known) if the folder has not changed since it was listed, else None."""
+        if mtime_ns != cached.mtime_ns:
+            return None
+        if cached.settled:
+            return cached
+        settled = _is_settled(mtime_ns)  # decided before the names are read, as in get()
+        if _folder_names(folder) != cached.names:
+            return None
+        return self._store(name, replace(cached, settled=True)) if settled else cached
+
+    def _store(self, name: str, listing: Listing) -> Listing:
+        with self._lock:
             self._listings[name] = listing
         return listing
 

@@ -11,7 +11,7 @@ In one run, on one fresh database (WAL, synchronous as the service sets it):
   serialises on it) without conflicts, writes/s in total.
 Reported ratios: API writes/s over raw upserts/s (with checkpoint, the like-for-like figure), PATCH p50 over GET p50.
 
-Reproduce: python bench/write_api.py --requests 300 --payload-bytes 2000 --threads 4
+Reproduce: python bench/writes.py --requests 300 --payload-bytes 2000 --threads 4
 """
 
 from __future__ import annotations
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         f" (x{figures['ratio_patch_vs_get_p50']})"
     )
     print(
-        f"reproduce: python bench/write_api.py --requests {args.requests} --payload-bytes {args.payload_bytes} "
+        f"reproduce: python bench/writes.py --requests {args.requests} --payload-bytes {args.payload_bytes} "
         f"--threads {args.threads}"
     )
     return 0
