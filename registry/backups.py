@@ -435,6 +435,12 @@ def copy_database(db_path: Path, dest_path: Path, progress: Progress | None = No
     try:
         dest = sqlite3.connect(str(dest_path), isolation_level=None)
         try:
+            # The destination is a private temporary file that is checked and fsynced before it gets its name:
+            # a rollback journal and per-transaction syncs would only protect a file nobody can see yet. (No
+            # mmap_size, which would be faster still: an I/O error on a mapped page is a SIGBUS that would kill
+            # the serving process the dashboard's "Back up now" runs in, instead of an error it can report.)
+            dest.execute("PRAGMA journal_mode=OFF")
+            dest.execute("PRAGMA synchronous=OFF")
             with _CopyWatcher(dest_path, db_path.stat().st_size, progress):
                 # One step: a paged backup restarts from scratch whenever another connection writes.
                 source.backup(dest)
