@@ -101,7 +101,7 @@ BENCHES: dict[str, dict[str, Any]] = {
     },
     "backup": {
         "file": "backup.py",
-        "options": {"size_mb": 200, "repeats": 3, "rest_seconds": 3.0, "backup_runs": 2},
+        "options": {"size_mb": 200, "repeats": 3, "rest_seconds": 6.0, "backup_runs": 4},
         "pairs": [
             ("snapshot (backup API copy) vs plain copy+fsync, s", "snapshot_s", "floor_s", "snapshot_ratio"),
             ("verified backup vs plain copy+fsync, s", "verified_s", "floor_s", "verified_ratio"),
