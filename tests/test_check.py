@@ -77,13 +77,15 @@ def test_fails_when_nothing_answers(capsys):
     assert failed(lines)[0].startswith("FAIL  profile list: cannot reach")
 
 
-def test_chat_request_with_mock_parity_finishes(seeded_db, make_app, live_server, capsys):
+def test_one_chat_request_with_mock_parity_is_sent_by_default(seeded_db, make_app, live_server, capsys):
     server = live_server(make_app(seeded_db))
-    code, lines = run_check(capsys, "--url", server.url, "--chat-profile", "mock_parity")
+    code, lines = run_check(capsys, "--url", server.url)
     assert code == 0, lines
-    assert any(
-        line.startswith("PASS  chat with mock_parity: session ") and line.endswith(" finished") for line in lines
-    )
+    chat = [line for line in lines if "chat with" in line]
+    assert len(chat) == 1 and chat[0].startswith("PASS  chat with mock_parity: session ") and chat[0].endswith(" finished")
+    code, lines = run_check(capsys, "--url", server.url, "--no-chat")
+    assert code == 0, lines
+    assert not [line for line in lines if "chat with" in line]
 
 
 def test_chat_request_with_an_unknown_profile_fails(seeded_db, make_app, live_server, capsys):

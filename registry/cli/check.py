@@ -1,7 +1,8 @@
 """`profile-registry check`: the runbook's post-restore validation (step 6) against a running service, one line per check.
 
 Stdlib HTTP only, so it runs wherever Python does. Expected profiles and defaults come from flags or from a
-snapshot's manifest; `--chat-profile` sends one chat request and waits for it to finish (contract §4.7).
+snapshot's manifest. Last, one chat request with an explicit profile (mock_parity unless `--chat-profile` names
+another, none with `--no-chat`) is sent and followed until it finishes (contract §4.7).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from urllib.parse import quote
 
 from registry import backups
 from registry.cli.backup import add_database_options, backup_dir, database_path
+from registry.documents import MOCK_PARITY_SLUG
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 CHAT_PROMPT = "profile-registry check: reply with anything."
+DEFAULT_CHAT_PROFILE = MOCK_PARITY_SLUG
 
 
 @dataclass
@@ -229,11 +232,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME_OR_PATH",
         help="expect every profile and default recorded in this snapshot's manifest",
     )
+    # The runbook's last check is "one profile-selected chat request". By default it goes to mock_parity, the
+    # deterministic engine every service has, so a check never calls (or pays for) a real model unless told to.
     parser.add_argument(
         "--chat-profile",
         metavar="PROFILE",
-        help="also send one chat request with this profile (mock_parity needs no engine)",
+        default=DEFAULT_CHAT_PROFILE,
+        help=f"the profile of the one chat request the check sends (default {DEFAULT_CHAT_PROFILE}, which needs no "
+        "engine); a profile with a real engine calls its model",
     )
+    parser.add_argument("--no-chat", action="store_true", help="send no chat request")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per HTTP request (default 10)")
     add_database_options(parser)
     parser.set_defaults(run=run)
@@ -267,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
     except backups.SnapshotError as exc:
         print(f"profile-registry check: error: {exc}")
         return 2
-    report = check_service(args.url, exp, args.chat_profile, args.timeout)
+    report = check_service(args.url, exp, None if args.no_chat else args.chat_profile, args.timeout)
     for ok, name, detail in report.lines:
         print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
     failed = sum(1 for ok, _, _ in report.lines if not ok)
