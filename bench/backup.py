@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from registry import backups
-from registry.store import CREATE_TABLE, TABLE
+from registry.store import CREATE_TABLE, NEW_DATABASE_PAGE_SIZE, TABLE
 
 TARGETS = {"snapshot_ratio": 3.0, "verified_ratio": 5.0, "p99_ratio": 3.0}
 PROFILES_PER_REGISTRY = 10
@@ -48,12 +48,17 @@ server.run()
 """
 
 
-def generate(db_path: Path, size_mb: int, seed: int = 7) -> int:
-    """A WAL database of about `size_mb` MB: registries of profiles whose inference_settings carry bulk text."""
+def generate(db_path: Path, size_mb: int, seed: int = 7, page_size: int = NEW_DATABASE_PAGE_SIZE) -> int:
+    """A WAL database of about `size_mb` MB: registries of profiles whose inference_settings carry bulk text.
+
+    `page_size` defaults to the one `profile-registry` gives a database it creates; 4096 is SQLite's default and
+    what a database created elsewhere (the Go reference) has.
+    """
     rng = random.Random(seed)
     per_registry = PROFILES_PER_REGISTRY * BULK_BYTES_PER_PROFILE
     registries = max(1, size_mb * 1_000_000 // per_registry)
     conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute(f"PRAGMA page_size={int(page_size)}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(CREATE_TABLE)
     conn.execute("BEGIN")
@@ -226,12 +231,13 @@ def run(
     backup_runs: int = 2,
     folder: str | None = None,
     priority: str = "low",
+    page_size: int = NEW_DATABASE_PAGE_SIZE,
 ) -> dict[str, Any]:
     """Generate the database, time floor/snapshot/verified backup, measure latency; returns the figures."""
     with tempfile.TemporaryDirectory(prefix="bench-backup-", dir=folder) as tmp:
         work = Path(tmp)
         db_path = work / "profiles.db"
-        registries = generate(db_path, size_mb)
+        registries = generate(db_path, size_mb, page_size=page_size)
         # Flush the generated file and run each step once untimed: otherwise the kernel's write-back of 200 MB
         # of fresh pages lands inside whichever timing comes first and swings the ratios by 2x.
         fsync_path(db_path)
@@ -248,6 +254,7 @@ def run(
         figures: dict[str, Any] = {
             "size_mb": round(size / 1e6, 1),
             "registries": registries,
+            "page_size": page_size,
             "floor_s": statistics.median(floor),
             "snapshot_s": statistics.median(snap),
             "verified_s": statistics.median(verified),
@@ -260,7 +267,8 @@ def run(
         figures["targets"] = TARGETS
         figures["met"] = {k: figures[k] <= v for k, v in TARGETS.items()}
         figures["reproduce"] = (
-            f"python bench/backup.py --size-mb {size_mb} --repeats {repeats} --backup-priority {priority}"
+            f"python bench/backup.py --size-mb {size_mb} --repeats {repeats} --backup-priority {priority} "
+            f"--page-size {page_size}"
         )
     return figures
 
@@ -278,14 +286,23 @@ def main(argv: list[str] | None = None) -> int:
         default="low",
         help="`--priority` of the backup processes (default low, as `profile-registry backup` runs by default)",
     )
+    parser.add_argument(
+        "--page-size",
+        type=int,
+        default=NEW_DATABASE_PAGE_SIZE,
+        help=f"page size of the generated database (default {NEW_DATABASE_PAGE_SIZE}, as profile-registry creates "
+        "them; 4096 for one created elsewhere, such as by the Go reference)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
-    figures = run(args.size_mb, args.repeats, args.rest_seconds, args.backup_runs, args.dir, args.backup_priority)
+    figures = run(
+        args.size_mb, args.repeats, args.rest_seconds, args.backup_runs, args.dir, args.backup_priority, args.page_size
+    )
     if args.json:
         print(json.dumps(figures, indent=2))
         return 0
     f = figures
-    print(f"database: {f['size_mb']} MB, {f['registries']} registries")
+    print(f"database: {f['size_mb']} MB, {f['registries']} registries, {f['page_size']}-byte pages")
     print(f"plain copy + fsync (floor): {f['floor_s']:.3f} s")
     print(
         f"snapshot (backup API + fsync): {f['snapshot_s']:.3f} s  = {f['snapshot_ratio']:.2f}x floor "

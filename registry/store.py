@@ -35,6 +35,12 @@ from registry.walwatch import WalIndexWatch
 log = logging.getLogger(__name__)
 
 TABLE = "profile_registries"
+# Page size of a database this service creates. A registry row is one JSON document of kilobytes to megabytes, so
+# it lives in a chain of overflow pages: 16 KiB pages make those chains 4x shorter than SQLite's 4 KiB default, and
+# reading every row (on each change), a snapshot and its check touch 4x fewer pages (bench/backup.py: snapshot
+# 2.9x -> 1.9x a plain copy, verified backup 5.1x -> 4.0x on 200 MB). Existing databases keep their page size.
+NEW_DATABASE_PAGE_SIZE = 16384
+
 CREATE_TABLE = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} ("
     "slug TEXT PRIMARY KEY, payload_json TEXT NOT NULL, updated_at_ms INTEGER NOT NULL DEFAULT 0)"
@@ -191,6 +197,9 @@ class SQLiteRegistryStore:
             )
         if self.read_only:
             raise StartupError(f"database {self.target.path} is read-only and has no {TABLE} table")
+        if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
+            # Only an empty file can still choose its page size (and only before WAL mode is on).
+            conn.execute(f"PRAGMA page_size={NEW_DATABASE_PAGE_SIZE}")
         with db.transaction(conn, self.target):
             conn.execute(CREATE_TABLE)
             if conn.execute("PRAGMA user_version").fetchone()[0] == 0:

@@ -112,3 +112,29 @@ def test_transaction_rolls_back_on_error(db_path: Path):
         assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 1
     finally:
         conn.close()
+
+
+def test_a_database_the_store_creates_gets_large_pages_and_an_existing_one_keeps_its_own(tmp_path: Path):
+    from conftest import registry_payload, write_row
+
+    from registry.store import NEW_DATABASE_PAGE_SIZE, SQLiteRegistryStore
+
+    def page_size(path: Path) -> int:
+        conn = sqlite3.connect(path)
+        try:
+            return conn.execute("PRAGMA page_size").fetchone()[0]
+        finally:
+            conn.close()
+
+    created = tmp_path / "new.db"
+    SQLiteRegistryStore(db.target_from_path(created)).open().close()
+    assert page_size(created) == NEW_DATABASE_PAGE_SIZE != 4096
+
+    existing = tmp_path / "go.db"  # written the way the Go reference (and the sqlite3 shell) would: 4 KiB pages
+    write_row(existing, "default", registry_payload("default", {"one": {}}))
+    store = SQLiteRegistryStore(db.target_from_path(existing)).open()
+    try:
+        assert "default" in store.snapshot().registries
+    finally:
+        store.close()
+    assert page_size(existing) == 4096
