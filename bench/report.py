@@ -60,6 +60,11 @@ SERVE_LINE = re.compile(r"serving on http://127\.0\.0\.1:([1-9]\d*)", re.IGNOREC
 
 # The other benchmarks, the options that keep them within the report's time, and the figure pairs to show:
 # (label, figure, baseline, ratio) as paths into their result dicts. A missing pair is skipped, never invented.
+BACKUP_PAIRS = [
+    ("snapshot (backup API copy) vs plain copy+fsync, s", "snapshot_s", "floor_s", "snapshot_ratio"),
+    ("verified backup vs plain copy+fsync, s", "verified_s", "floor_s", "verified_ratio"),
+    ("list p99 during backup vs at rest, ms", "p99_backup_ms", "p99_rest_ms", "p99_ratio"),
+]
 BENCHES: dict[str, dict[str, Any]] = {
     "read": {
         "file": "read_api.py",
@@ -102,21 +107,13 @@ BENCHES: dict[str, dict[str, Any]] = {
     "backup": {
         "file": "backup.py",
         "options": {"size_mb": 200, "repeats": 3, "rest_seconds": 6.0, "backup_runs": 4},
-        "pairs": [
-            ("snapshot (backup API copy) vs plain copy+fsync, s", "snapshot_s", "floor_s", "snapshot_ratio"),
-            ("verified backup vs plain copy+fsync, s", "verified_s", "floor_s", "verified_ratio"),
-            ("list p99 during backup vs at rest, ms", "p99_backup_ms", "p99_rest_ms", "p99_ratio"),
-        ],
+        "pairs": BACKUP_PAIRS,
     },
     # The same on a database with SQLite's default 4 KiB pages, as one created by the Go reference has.
     "backup-4k-pages": {
         "file": "backup.py",
         "options": {"size_mb": 200, "repeats": 3, "rest_seconds": 6.0, "backup_runs": 4, "page_size": 4096},
-        "pairs": [
-            ("snapshot (backup API copy) vs plain copy+fsync, s", "snapshot_s", "floor_s", "snapshot_ratio"),
-            ("verified backup vs plain copy+fsync, s", "verified_s", "floor_s", "verified_ratio"),
-            ("list p99 during backup vs at rest, ms", "p99_backup_ms", "p99_rest_ms", "p99_ratio"),
-        ],
+        "pairs": BACKUP_PAIRS,
     },
     "dashboard": {
         "file": "dashboard.py",
