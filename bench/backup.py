@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from registry import backups
+from registry.cli.backup import PRIORITIES
 from registry.store import CREATE_TABLE, NEW_DATABASE_PAGE_SIZE, TABLE
 
 TARGETS = {"snapshot_ratio": 3.0, "verified_ratio": 5.0, "p99_ratio": 3.0}
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", help="where to put the generated files (default: the system temp folder)")
     parser.add_argument(
         "--backup-priority",
-        choices=("low", "normal"),
+        choices=PRIORITIES,
         default="low",
         help="`--priority` of the backup processes (default low, as `profile-registry backup` runs by default)",
     )

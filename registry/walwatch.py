@@ -31,13 +31,11 @@ class WalIndexWatch:
     def __init__(self, database: Path) -> None:
         self._shm_path = Path(f"{database}-shm")
         self._map: mmap.mmap | None = None
-        self._usable: bool | None = None  # decided once, from a connection's journal and locking modes
+        self._usable = False  # set by enable_if_wal, from a connection's journal and locking modes
         self._lock = threading.Lock()
 
     def enable_if_wal(self, conn: sqlite3.Connection) -> None:
-        """Turn the shortcut on when `conn` shows a shared-memory WAL database; called once per store."""
-        if self._usable is not None:
-            return
+        """Turn the shortcut on when `conn` shows a shared-memory WAL database; called once per store, at open."""
         journal = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
         locking = str(conn.execute("PRAGMA locking_mode").fetchone()[0]).lower()
         # Windows keeps the mapping of -shm in its own way and SQLite deletes the file on last close; mapping it

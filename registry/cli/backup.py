@@ -124,6 +124,7 @@ def add_retention_options(parser: argparse.ArgumentParser) -> None:
 # A backup is background work beside a serving process: on POSIX it runs at this `nice` level, so on a small
 # host the service's requests get the CPU first (bench/backup.py measures the list route's p99 during a backup).
 BACKUP_NICENESS = 10
+PRIORITIES = ("low", "normal")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -132,7 +133,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_retention_options(parser)
     parser.add_argument(
         "--priority",
-        choices=("low", "normal"),
+        choices=PRIORITIES,
         default="low",
         help=f"CPU priority of the backup (default low: nice +{BACKUP_NICENESS} on POSIX, so a service on the "
         "same host keeps its latency; no effect on Windows)",
@@ -166,7 +167,7 @@ def fail(command: str, message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     path = existing_database(args)
-    if getattr(args, "priority", "low") == "low":
+    if args.priority == "low":
         lower_priority()
     progress = TerminalProgress(path.stat().st_size)
     try:

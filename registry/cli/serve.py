@@ -38,16 +38,17 @@ class QueueDepthSummary(logging.Filter):
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        depth = record.args[0] if isinstance(record.args, tuple) and record.args else 0
+        args = record.args if isinstance(record.args, tuple) else ()
+        depth = args[0] if args and isinstance(args[0], int) else 0
         with self._lock:
-            self._deepest = max(self._deepest, depth if isinstance(depth, int) else 0)
+            self._deepest = max(self._deepest, depth)
             now = time.monotonic()
             if now < self._next_at:
                 self._held += 1
                 return False
             if self._held:
                 record.msg = f"{record.msg} (and {self._held} more such messages, deepest %d, since the last one)"
-                record.args = (*record.args, self._deepest) if isinstance(record.args, tuple) else record.args
+                record.args = (*args, self._deepest)
             self._next_at = now + self.interval_s
             self._held = 0
             self._deepest = 0
