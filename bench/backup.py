@@ -3,7 +3,7 @@
 On a generated database of about --size-mb megabytes (default 200), in one run:
 - floor: `shutil.copyfile` of the database file and an fsync (the physical floor of any backup);
 - snapshot: our copy through SQLite's backup API into an owner-only file, switched to journal_mode=DELETE, fsynced;
-- verified backup: `registry.backups.create_backup` (snapshot, integrity_check, every payload decoded and validated,
+- verified backup: `registry.storage.backups.create_backup` (snapshot, integrity_check, every payload decoded and validated,
   fsync, sha256, manifest, rename);
 - p99 latency of `GET /api/chat/profiles` (waitress in its own process, one keep-alive stdlib client) at rest and
   while `profile-registry backup` runs in another process, as an operator would run it.
@@ -31,9 +31,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from registry import backups
+from registry.storage import backups
 from registry.cli.backup import PRIORITIES
-from registry.store import CREATE_TABLE, NEW_DATABASE_PAGE_SIZE, TABLE
+from registry.storage.sqlite_store import CREATE_TABLE, NEW_DATABASE_PAGE_SIZE, TABLE
 
 TARGETS = {"snapshot_ratio": 3.0, "verified_ratio": 5.0, "p99_ratio": 3.0}
 PROFILES_PER_REGISTRY = 10

@@ -31,9 +31,10 @@ from typing import Any
 import waitress
 from waitress import wasyncore
 
-from registry import backups, create_app
+from registry.storage import backups
+from registry import create_app
 from registry.dashboard.cache import RECENT_SECONDS
-from registry.store import CREATE_TABLE, TABLE
+from registry.storage.sqlite_store import CREATE_TABLE, TABLE
 
 TARGET_RATIO = 3.0
 

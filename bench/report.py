@@ -47,8 +47,8 @@ sys.path.insert(0, str(BENCH_DIR))
 import peer_datasette
 
 from registry import create_app
-from registry.db import target_from_path
-from registry.store import SQLiteRegistryStore
+from registry.storage.sqlite_db import target_from_path
+from registry.storage.sqlite_store import SQLiteRegistryStore
 
 SIZES = (10, 100, 1_000, 10_000)
 PROFILES_PER_REGISTRY = 100

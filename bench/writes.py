@@ -31,8 +31,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from registry import db as dbmod
-from registry.store import TABLE, checkpoint
+from registry.storage import sqlite_db as dbmod
+from registry.storage.sqlite_store import TABLE, checkpoint
 
 TOKEN = "bench-token"
 MARKER_KEY = "bench.payload@v1"
@@ -40,7 +40,7 @@ MARKER_KEY = "bench.payload@v1"
 SERVER_SCRIPT = """
 import sys, waitress
 from registry import create_app
-from registry.auth import AdminToken
+from registry.web.auth import AdminToken
 app = create_app({"PROFILE_REGISTRIES": [sys.argv[1]], "WRITABLE": True,
                   "ADMIN_TOKENS": [AdminToken("bench", sys.argv[2])]})
 server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Flask
 
-from registry.auth import load_tokens
+from registry.web.auth import load_tokens
 from registry.config import DEFAULTS, STATIC_DIR, TEMPLATES_DIR
-from registry.service import RegistryService
-from registry.web_session import LazySecureCookieSessionInterface
+from registry.service.registry_service import RegistryService
+from registry.web.cookie_session import LazySecureCookieSessionInterface
 
 
 def create_app(config: dict[str, Any] | None = None, service: RegistryService | None = None) -> Flask:

@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_DATABASE": "data/profiles.db",
     # The example registry copied into DEFAULT_DATABASE when that file is created.
     "SEED_REGISTRY_FILE": str(DATA_DIR / "example-registry.yaml"),
-    # Admin tokens (registry.auth.AdminToken list); when None they are read from ADMIN_TOKEN_FILE and the
+    # Admin tokens (registry.web.auth.AdminToken list); when None they are read from ADMIN_TOKEN_FILE and the
     # PROFILE_REGISTRY_TOKEN environment variable. Never taken from the command line.
     "ADMIN_TOKENS": None,
     "ADMIN_TOKEN_FILE": None,

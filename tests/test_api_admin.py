@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import registry_payload, write_row
 
-from registry.auth import AdminToken
+from registry.web.auth import AdminToken
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

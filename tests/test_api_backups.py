@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import registry_payload, write_row
 
-from registry import backups
-from registry.auth import AdminToken
+from registry.storage import backups
+from registry.web.auth import AdminToken
 
 TOKEN = "s3cret-token"
 

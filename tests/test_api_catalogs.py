@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 from jsonschema import Draft202012Validator
 
-from registry.catalog import AGENTMODE, SchemaCatalog, default_catalog
+from registry.domain.catalog import AGENTMODE, SchemaCatalog, default_catalog
 
 AGENTMODE_SCHEMA = (
     '{"additionalProperties":false,"description":"Parses and applies agent-mode switches from model output.",'
@@ -94,7 +94,7 @@ def test_catalog_refuses_invalid_schema_and_duplicates():
 
 
 def test_empty_catalog_is_logged_as_an_error(caplog):
-    with caplog.at_level(logging.ERROR, logger="registry.catalog"):
+    with caplog.at_level(logging.ERROR, logger="registry.domain.catalog"):
         catalog = default_catalog((), {})
     assert catalog.problems() == [
         "middleware catalog is empty: no middleware definitions were registered",

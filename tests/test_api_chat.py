@@ -10,7 +10,7 @@ import uuid
 import pytest
 from conftest import registry_payload, write_row
 
-from registry.engines.mock_parity import FINAL_TEXT
+from registry.chat.engines.mock_parity import FINAL_TEXT
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from conftest import write_row
 from registry_data import write_registries
 
 from registry import create_app
-from registry.catalog import default_catalog
-from registry.service import RegistryService
+from registry.domain.catalog import default_catalog
+from registry.service.registry_service import RegistryService
 
 
 def test_health_ok_reports_settings_and_sizes(tmp_path: Path, make_app):

@@ -1,4 +1,4 @@
-"""registry.backups: snapshots on real files (naming, mode, manifest, self-contained, retention, checks)."""
+"""registry.storage.backups: snapshots on real files (naming, mode, manifest, self-contained, retention, checks)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import registry_payload, write_row
 
-from registry import backups, db
-from registry.store import SQLiteRegistryStore
+from registry.storage import backups
+from registry.storage import sqlite_db as db
+from registry.storage.sqlite_store import SQLiteRegistryStore
 
 
 def open_store(path: Path) -> SQLiteRegistryStore:

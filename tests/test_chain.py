@@ -1,4 +1,4 @@
-"""registry.chain: chaining sources (§3.4): last source wins, default registry, duplicates, lookup precedence."""
+"""registry.service.chain: chaining sources (§3.4): last source wins, default registry, duplicates, lookup precedence."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from conftest import registry_payload, write_row
 
-from registry.chain import RegistryChain
-from registry.errors import ProfileNotFound, RegistryNotFound, RegistryQuarantined, StartupError, ValidationError
-from registry.sources import open_source, parse_entries
+from registry.service.chain import RegistryChain
+from registry.domain.errors import ProfileNotFound, RegistryNotFound, RegistryQuarantined, StartupError, ValidationError
+from registry.storage.sources import open_source, parse_entries
 
 
 def open_chain(*entries: str) -> RegistryChain:

@@ -6,10 +6,11 @@ from pathlib import Path
 
 from conftest import registry_payload, write_row
 
-from registry import backups, create_app
-from registry.catalog import default_catalog
+from registry.storage import backups
+from registry import create_app
+from registry.domain.catalog import default_catalog
 from registry.cli import main
-from registry.service import RegistryService
+from registry.service.registry_service import RegistryService
 
 
 def run_check(capsys, *args: str) -> tuple[int, list[str]]:

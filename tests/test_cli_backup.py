@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import registry_payload, write_row
 
-from registry import backups
+from registry.storage import backups
 from registry.cli import main
 from registry.cli.backup import BACKUP_NICENESS, TerminalProgress
 
@@ -39,7 +39,7 @@ def test_backup_runs_at_low_cpu_priority_unless_told_otherwise(seeded_db, nicene
 def test_backup_process_really_runs_niced(seeded_db, monkeypatch):
     """In its own process (as operators run it) the niceness is the real one, read back by the process itself."""
     script = (
-        "import os, sys; from registry.cli import main; import registry.backups as b; real = b.create_backup\n"
+        "import os, sys; from registry.cli import main; import registry.storage.backups as b; real = b.create_backup\n"
         "def spy(*a, **k):\n    print('nice', os.getpriority(os.PRIO_PROCESS, 0), 'policy', os.sched_getscheduler(0),"
         " file=sys.stderr); return real(*a, **k)\n"
         "b.create_backup = spy; sys.exit(main(sys.argv[1:]))"

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from conftest import registry_payload, write_row
 
-from registry.auth import AdminToken
+from registry.web.auth import AdminToken
 
 TOKEN = "concurrency-token"
 PROCESSES = 2

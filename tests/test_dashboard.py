@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import registry_payload, write_row
 
-from registry import backups
-from registry.auth import AdminToken
+from registry.storage import backups
+from registry.web.auth import AdminToken
 from registry.dashboard.chart import ChartPoint, render_chart
 from registry.dashboard.formatting import age, file_size, iso_time, utc_time
 from registry.dashboard.pages import health_strip, relation_to_live, schema_properties
@@ -487,7 +487,7 @@ def test_age_markers_are_filled_per_second():
 
 
 def test_restore_rows_list_the_profiles_a_restore_brings_back_or_removes():
-    from registry.backups import RegistryChange
+    from registry.storage.backups import RegistryChange
     from registry.dashboard.pages import restore_rows
 
     changes = [

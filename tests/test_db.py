@@ -1,4 +1,4 @@
-"""registry.db: path and DSN targets end up with WAL, busy_timeout 5000 and foreign keys on, checked on a real file."""
+"""registry.storage.sqlite_db: path and DSN targets end up with WAL, busy_timeout 5000 and foreign keys on, checked on a real file."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from registry import db
-from registry.errors import StartupError
+from registry.storage import sqlite_db as db
+from registry.domain.errors import StartupError
 
 
 def pragmas_of(conn: sqlite3.Connection) -> tuple[str, int, int]:
@@ -117,7 +117,7 @@ def test_transaction_rolls_back_on_error(db_path: Path):
 def test_a_database_the_store_creates_gets_large_pages_and_an_existing_one_keeps_its_own(tmp_path: Path):
     from conftest import registry_payload, write_row
 
-    from registry.store import NEW_DATABASE_PAGE_SIZE, SQLiteRegistryStore
+    from registry.storage.sqlite_store import NEW_DATABASE_PAGE_SIZE, SQLiteRegistryStore
 
     def page_size(path: Path) -> int:
         conn = sqlite3.connect(path)

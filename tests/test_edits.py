@@ -1,4 +1,4 @@
-"""registry.edits: the reference's write semantics on registry dicts (contract §7.1), plus the chain-wide stack check."""
+"""registry.domain.edits: the reference's write semantics on registry dicts (contract §7.1), plus the chain-wide stack check."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import copy
 
 import pytest
 
-from registry import edits
-from registry.errors import ProfileNotFound, ValidationError, VersionConflict
-from registry.model import decode_registry
+from registry.domain import edits
+from registry.domain.errors import ProfileNotFound, ValidationError, VersionConflict
+from registry.domain.model import decode_registry
 
 
 def registry(slug: str = "default", profiles: dict | None = None, default: str = "", version: int = 0) -> dict:

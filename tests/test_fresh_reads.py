@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import registry_payload, write_row
 
-import registry.store
+import registry.storage.sqlite_store
 
 
 def slugs(url: str) -> set[str]:
@@ -55,13 +55,13 @@ def test_unchanged_database_is_not_reparsed(tmp_path: Path, make_app, monkeypatc
     for name in ("a", "b", "c"):
         write_row(path, name, registry_payload(name, {"p": {}}))
     calls: list[str] = []
-    real_parse_row = registry.store.parse_row
+    real_parse_row = registry.storage.sqlite_store.parse_row
 
     def counting_parse_row(row_slug: str, payload_json: str):
         calls.append(row_slug)
         return real_parse_row(row_slug, payload_json)
 
-    monkeypatch.setattr(registry.store, "parse_row", counting_parse_row)
+    monkeypatch.setattr(registry.storage.sqlite_store, "parse_row", counting_parse_row)
     client = make_app(path).test_client()
     assert sorted(calls) == ["a", "b", "c"]
     calls.clear()
@@ -78,8 +78,8 @@ def test_reader_connections_of_ended_threads_are_closed(tmp_path: Path):
     import gc
     import threading
 
-    from registry.db import target_from_path
-    from registry.store import SQLiteRegistryStore
+    from registry.storage.sqlite_db import target_from_path
+    from registry.storage.sqlite_store import SQLiteRegistryStore
 
     path = tmp_path / "p.db"
     write_row(path, "default", registry_payload("default", {"one": {}}))
@@ -96,13 +96,13 @@ def test_reader_connections_of_ended_threads_are_closed(tmp_path: Path):
         assert store.open_readers() == 1  # this thread's, kept for its next request
     finally:
         store.close()
-    with pytest.raises(registry.store.RegistryError):
+    with pytest.raises(registry.storage.sqlite_store.RegistryError):
         store.snapshot()
 
 
 def traced_store(target):
     """An open store whose calling thread's reader connection records every statement it runs."""
-    from registry.store import SQLiteRegistryStore
+    from registry.storage.sqlite_store import SQLiteRegistryStore
 
     store = SQLiteRegistryStore(target).open()
     store.snapshot()  # creates this thread's reader
@@ -112,8 +112,8 @@ def traced_store(target):
 
 
 def test_unchanged_wal_database_costs_no_sqlite_call_and_every_commit_is_seen(tmp_path: Path):
-    """The wal-index shortcut (registry/walwatch.py) skips the PRAGMA only while nothing was committed."""
-    from registry.db import target_from_path
+    """The wal-index shortcut (registry/storage/walwatch.py) skips the PRAGMA only while nothing was committed."""
+    from registry.storage.sqlite_db import target_from_path
 
     path = tmp_path / "p.db"
     write_row(path, "default", registry_payload("default", {"one": {}}))
@@ -141,7 +141,7 @@ def test_unchanged_wal_database_costs_no_sqlite_call_and_every_commit_is_seen(tm
 
 
 def test_database_not_in_wal_mode_is_checked_with_the_pragma(tmp_path: Path):
-    from registry.db import target_from_dsn
+    from registry.storage.sqlite_db import target_from_dsn
 
     path = tmp_path / "p.db"
     write_row(path, "default", registry_payload("default", {"one": {}}))

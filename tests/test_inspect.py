@@ -1,4 +1,4 @@
-"""registry.inspect and `profile-registry inspect`: row listing and where a bad payload breaks."""
+"""registry.storage.row_inspection and `profile-registry inspect`: row listing and where a bad payload breaks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from conftest import registry_payload, write_row
 
 from registry.cli import main
-from registry.inspect import excerpt, inspect_database, inspect_payload, value_offsets
+from registry.storage.row_inspection import excerpt, inspect_database, inspect_payload, value_offsets
 
 
 def test_rows_are_listed_with_slug_time_and_size(db_path):

@@ -1,4 +1,4 @@
-"""registry.model: slug and extension-key grammar, validation messages and order, stack topology, encoding."""
+"""registry.domain.model: slug and extension-key grammar, validation messages and order, stack topology, encoding."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from registry import gojson
-from registry.errors import ExtensionKeyError, SlugError, ValidationError
-from registry.model import (
+from registry.domain import gojson
+from registry.domain.errors import ExtensionKeyError, SlugError, ValidationError
+from registry.domain.model import (
     DecodeError,
     decode_registry,
     encode_registry,

@@ -1,11 +1,11 @@
-"""registry.payload_validation: catalogued extensions and middleware configs checked with jsonschema, with pointers."""
+"""registry.domain.payload_validation: catalogued extensions and middleware configs checked with jsonschema, with pointers."""
 
 from __future__ import annotations
 
 import pytest
 
-from registry.catalog import default_catalog
-from registry.payload_validation import PayloadSchemaError, PayloadValidator, pointer
+from registry.domain.catalog import default_catalog
+from registry.domain.payload_validation import PayloadSchemaError, PayloadValidator, pointer
 
 RUNTIME = "pinocchio.webchat_runtime@v1"
 

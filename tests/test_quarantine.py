@@ -68,7 +68,7 @@ def test_health_is_degraded_with_slug_and_reason(bad_db, make_app):
 
 
 def test_log_says_it_once_across_many_requests(bad_db, make_app, caplog):
-    with caplog.at_level(logging.ERROR, logger="registry.store"):
+    with caplog.at_level(logging.ERROR, logger="registry.storage.sqlite_store"):
         client = make_app(bad_db).test_client()
         for _ in range(5):
             client.get("/api/chat/profiles?registry=trunc")
@@ -87,7 +87,7 @@ def test_a_row_broken_later_is_quarantined_then_recovers(tmp_path: Path, make_ap
     write_row(path, "later", registry_payload("later", {"x": {}}))
     client = make_app(path).test_client()
     assert client.get("/api/chat/profiles?registry=later").status_code == 200
-    with caplog.at_level(logging.ERROR, logger="registry.store"):
+    with caplog.at_level(logging.ERROR, logger="registry.storage.sqlite_store"):
         write_row(path, "later", '{"slug":"later","profiles":{"x":')
         assert client.get("/api/chat/profiles?registry=later").status_code == 500
         assert client.get("/api/chat/profiles?registry=good").status_code == 200

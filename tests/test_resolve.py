@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from conftest import registry_payload, write_row
 
-from registry.resolve import deep_merge, resolve_profile, settings_view, snake_key
+from registry.domain.resolve import deep_merge, resolve_profile, settings_view, snake_key
 
 
 def ref(target: str) -> dict[str, str]:

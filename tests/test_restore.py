@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import registry_payload, write_row
 
-from registry import backups, db
-from registry.store import SQLiteRegistryStore
+from registry.storage import backups
+from registry.storage import sqlite_db as db
+from registry.storage.sqlite_store import SQLiteRegistryStore
 
 
 def open_store(path: Path) -> SQLiteRegistryStore:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from conftest import registry_payload, write_row
 
-from registry.catalog import MiddlewareDefinition
-from registry.runtime import merge_runtime_plan
+from registry.domain.catalog import MiddlewareDefinition
+from registry.domain.runtime_plan import merge_runtime_plan
 
 RUNTIME_KEY = "pinocchio.webchat_runtime@v1"
 EXTRA = MiddlewareDefinition(

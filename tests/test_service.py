@@ -1,4 +1,4 @@
-"""registry.service: the default database is created and seeded once, then never touched again."""
+"""registry.service.registry_service: the default database is created and seeded once, then never touched again."""
 
 from __future__ import annotations
 

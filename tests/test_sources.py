@@ -1,4 +1,4 @@
-"""registry.sources: `--profile-registries` entry parsing (§3.2) and the YAML registry format (§3.3)."""
+"""registry.storage.sources: `--profile-registries` entry parsing (§3.2) and the YAML registry format (§3.3)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from registry.errors import StartupError
-from registry.sources import (
+from registry.domain.errors import StartupError
+from registry.storage.sources import (
     SourceSpec,
     SQLiteSource,
     YAMLSource,

@@ -19,12 +19,12 @@ from registry.api.common import EXTENSION_KEY, BadArgument, current_view, regist
 from registry.api.errors import json_body
 from registry.api.profiles import profile_slug_arg
 from registry.api.schemas import ErrorBodySchema, MetadataSchema, ProfileDocumentSchema
-from registry.auth import bearer_actor
-from registry.documents import profile_document
-from registry.errors import ReadOnlyStore, SlugError
-from registry.model import Registry, parse_profile_slug, parse_registry_slug
-from registry.sources import SQLiteSource
-from registry.writes import RegistryWriter, registry_from_body
+from registry.web.auth import bearer_actor
+from registry.domain.documents import profile_document
+from registry.domain.errors import ReadOnlyStore, SlugError
+from registry.domain.model import Registry, parse_profile_slug, parse_registry_slug
+from registry.storage.sources import SQLiteSource
+from registry.service.writes import RegistryWriter, registry_from_body
 
 WRITER_KEY = "profile_registry_writer"
 SOURCE = "api"  # metadata.source of every write made through this API

@@ -9,11 +9,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from registry import backups
+from registry.storage import backups
 from registry.api.common import service
 from registry.api.errors import json_body, json_error
 from registry.api.schemas import ErrorBodySchema
-from registry.auth import require_admin
+from registry.web.auth import require_admin
 
 blp = Blueprint("backups", __name__, url_prefix="/api/backups", description="Snapshots of the registry database")
 

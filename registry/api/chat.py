@@ -15,19 +15,19 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from registry import gojson
+from registry.domain import gojson
 from registry.api.common import service
-from registry.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT
-from registry.engines.mock_parity import RUNTIME_KEY as MOCK_RUNTIME_KEY
-from registry.engines.mock_parity import SLUG as MOCK_SLUG
-from registry.engines.mock_parity import MockParityEngine
-from registry.engines.openai_compat import EngineConfigError
-from registry.engines.select import build_engine
-from registry.errors import RegistryError, SlugError
-from registry.model import parse_profile_slug, parse_registry_slug
-from registry.resolve import resolve_profile
-from registry.runtime import DEFAULT_SYSTEM_PROMPT, CompositionError, chat_error_text, compose_runtime
-from registry.sessions import RunPlan, SessionStore
+from registry.chat.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT
+from registry.chat.engines.mock_parity import RUNTIME_KEY as MOCK_RUNTIME_KEY
+from registry.chat.engines.mock_parity import SLUG as MOCK_SLUG
+from registry.chat.engines.mock_parity import MockParityEngine
+from registry.chat.engines.openai_compat import EngineConfigError
+from registry.chat.engines.select import build_engine
+from registry.domain.errors import RegistryError, SlugError
+from registry.domain.model import parse_profile_slug, parse_registry_slug
+from registry.domain.resolve import resolve_profile
+from registry.domain.runtime_plan import DEFAULT_SYSTEM_PROMPT, CompositionError, chat_error_text, compose_runtime
+from registry.chat.sessions import RunPlan, SessionStore
 
 blp = Blueprint("chat", __name__, url_prefix="/api/chat/sessions", description="Chat sessions (profile-selected runs)")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import current_app, request
 
-from registry.chain import ChainView
-from registry.errors import SlugError
-from registry.model import parse_registry_slug
-from registry.service import RegistryService
+from registry.service.chain import ChainView
+from registry.domain.errors import SlugError
+from registry.domain.model import parse_registry_slug
+from registry.service.registry_service import RegistryService
 
 EXTENSION_KEY = "profile_registry"
 

@@ -12,10 +12,10 @@ from registry.api.common import BadArgument, current_view, registry_arg
 from registry.api.errors import json_body
 from registry.api.fastdoc import documented_only
 from registry.api.schemas import CurrentProfileSchema, ErrorBodySchema
-from registry.chain import ChainView
-from registry.documents import MOCK_PARITY_SLUG
-from registry.errors import ProfileNotFound, RegistryError, RegistryNotFound, SlugError
-from registry.model import parse_profile_slug, parse_registry_slug
+from registry.service.chain import ChainView
+from registry.domain.documents import MOCK_PARITY_SLUG
+from registry.domain.errors import ProfileNotFound, RegistryError, RegistryNotFound, SlugError
+from registry.domain.model import parse_profile_slug, parse_registry_slug
 
 blp = Blueprint("current_profile", __name__, url_prefix="/api/chat", description="The current profile cookie")
 

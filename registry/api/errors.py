@@ -15,11 +15,11 @@ from flask import Flask, Response, render_template, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from registry import gojson
+from registry.domain import gojson
 from registry.api.common import BadArgument
-from registry.auth import Unauthorized
-from registry.edits import AlreadyExists
-from registry.errors import (
+from registry.web.auth import Unauthorized
+from registry.domain.edits import AlreadyExists
+from registry.domain.errors import (
     ProfileNotFound,
     ReadOnlyStore,
     RegistryError,
@@ -29,8 +29,8 @@ from registry.errors import (
     ValidationError,
     VersionConflict,
 )
-from registry.model import parse_profile_slug
-from registry.payload_validation import PayloadSchemaError
+from registry.domain.model import parse_profile_slug
+from registry.domain.payload_validation import PayloadSchemaError
 
 log = logging.getLogger(__name__)
 

@@ -7,14 +7,14 @@ from collections.abc import Callable
 from flask import Response
 from flask_smorest import Blueprint
 
-from registry import gojson
+from registry.domain import gojson
 from registry.api.common import BadArgument, current_view, query_registry
 from registry.api.fastdoc import documented_only
 from registry.api.schemas import ErrorBodySchema, ProfileDocumentSchema, ProfileListItemSchema
-from registry.chain import ChainView
-from registry.documents import MOCK_PARITY_SLUG, list_item, mock_parity_document, mock_parity_item, profile_document
-from registry.errors import SlugError
-from registry.model import parse_profile_slug
+from registry.service.chain import ChainView
+from registry.domain.documents import MOCK_PARITY_SLUG, list_item, mock_parity_document, mock_parity_item, profile_document
+from registry.domain.errors import SlugError
+from registry.domain.model import parse_profile_slug
 
 blp = Blueprint("profiles", __name__, url_prefix="/api/chat/profiles", description="Profiles (the reference's read API)")
 

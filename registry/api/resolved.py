@@ -18,14 +18,14 @@ from werkzeug.exceptions import MethodNotAllowed
 from registry.api.common import service
 from registry.api.errors import json_body, json_error, status_of
 from registry.api.schemas import ErrorBodySchema
-from registry.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT
-from registry.engines.mock_parity import RUNTIME_KEY as MOCK_RUNTIME_KEY
-from registry.engines.mock_parity import SLUG as MOCK_SLUG
-from registry.engines.openai_compat import EngineConfigError, config_from_settings
-from registry.errors import RegistryError, SlugError
-from registry.model import parse_profile_slug, parse_registry_slug
-from registry.resolve import ResolvedProfile, resolve_profile
-from registry.runtime import DEFAULT_SYSTEM_PROMPT, CompositionError, compose_runtime, redacted_settings
+from registry.chat.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT
+from registry.chat.engines.mock_parity import RUNTIME_KEY as MOCK_RUNTIME_KEY
+from registry.chat.engines.mock_parity import SLUG as MOCK_SLUG
+from registry.chat.engines.openai_compat import EngineConfigError, config_from_settings
+from registry.domain.errors import RegistryError, SlugError
+from registry.domain.model import parse_profile_slug, parse_registry_slug
+from registry.domain.resolve import ResolvedProfile, resolve_profile
+from registry.domain.runtime_plan import DEFAULT_SYSTEM_PROMPT, CompositionError, compose_runtime, redacted_settings
 
 blp = Blueprint("resolved", __name__, url_prefix="/api/chat/profiles", description="Resolved profiles (ours)")
 

@@ -8,7 +8,7 @@ import os
 import sys
 
 from registry.cli import backup, backups, check, import_export, inspect, restore, serve
-from registry.errors import StartupError
+from registry.domain.errors import StartupError
 
 # Subcommand modules, in the order `--help` lists them.
 COMMANDS = [serve, backup, backups, restore, check, inspect, import_export]

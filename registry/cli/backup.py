@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from registry import backups
+from registry.storage import backups
 from registry.cli.options import add_registry_sources
 from registry.config import DEFAULTS
-from registry.db import target_from_dsn
-from registry.errors import StartupError
-from registry.sources import parse_entries
+from registry.storage.sqlite_db import target_from_dsn
+from registry.domain.errors import StartupError
+from registry.storage.sources import parse_entries
 
 # Below this size a backup takes well under a second: no progress bar.
 PROGRESS_MIN_BYTES = 16 * 1024 * 1024

@@ -6,7 +6,7 @@ import argparse
 import json
 from datetime import UTC, datetime
 
-from registry import backups
+from registry.storage import backups
 from registry.cli.backup import add_database_options, backup_dir, database_path
 
 

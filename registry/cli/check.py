@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from registry import backups
+from registry.storage import backups
 from registry.cli.backup import add_database_options, backup_dir, database_path
-from registry.documents import MOCK_PARITY_SLUG
+from registry.domain.documents import MOCK_PARITY_SLUG
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 CHAT_PROMPT = "profile-registry check: reply with anything."

@@ -1,7 +1,7 @@
 """`profile-registry import FILE.yaml [--dry-run]` and `profile-registry export SLUG`: the reference's YAML format.
 
 One registry per YAML file (contract §3.3). Import goes through the same write path as the admin API
-(registry.writes): schema validation, the chain-wide stack check and one BEGIN IMMEDIATE transaction; the
+(registry.service.writes): schema validation, the chain-wide stack check and one BEGIN IMMEDIATE transaction; the
 registry's profile map is replaced wholesale. `--dry-run` runs every check and prints what would change.
 """
 
@@ -17,11 +17,11 @@ import yaml
 
 from registry.cli.options import add_registry_sources
 from registry.config import DEFAULTS
-from registry.errors import RegistryError, StartupError
-from registry.model import Profile, Registry, encode_profile
-from registry.service import RegistryService
-from registry.sources import load_yaml_registry
-from registry.writes import RegistryWriter
+from registry.domain.errors import RegistryError, StartupError
+from registry.domain.model import Profile, Registry, encode_profile
+from registry.service.registry_service import RegistryService
+from registry.storage.sources import load_yaml_registry
+from registry.service.writes import RegistryWriter
 
 SOURCE = "import"  # metadata.source of registries written by `import`
 

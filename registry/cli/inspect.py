@@ -8,7 +8,7 @@ import sqlite3
 import textwrap
 
 from registry.cli.backup import add_database_options, existing_database, fail
-from registry.inspect import inspect_database
+from registry.storage.row_inspection import inspect_database
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from registry import backups
+from registry.storage import backups
 from registry.cli.backup import add_database_options, backup_dir, existing_database, fail
 
 

@@ -10,11 +10,11 @@ import time
 import waitress
 
 from registry import create_app
-from registry.auth import TOKEN_ENV, load_tokens
+from registry.web.auth import TOKEN_ENV, load_tokens
 from registry.cli.options import add_registry_sources
 from registry.config import DEFAULTS
-from registry.errors import StartupError
-from registry.service import RegistryService
+from registry.domain.errors import StartupError
+from registry.service.registry_service import RegistryService
 
 log = logging.getLogger(__name__)
 

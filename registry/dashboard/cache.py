@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.dashboard.formatting import age_of_seconds, to_datetime
-from registry.errors import RegistryError
+from registry.domain.errors import RegistryError
 
 REVALIDATE_SECONDS = 10.0
 RECENT_SECONDS = 3  # longer than the coarsest mtime tick in use (FAT: 2 s)

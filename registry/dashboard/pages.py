@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from registry.chain import ChainView
-from registry.documents import redact_extensions
-from registry.errors import RegistryError
-from registry.model import Profile, Registry, encode_profile, model_info_of
-from registry.resolve import resolve_profile
-from registry.service import RegistryService, permission_warnings
-from registry.sources import SQLiteSource
+from registry.service.chain import ChainView
+from registry.domain.documents import redact_extensions
+from registry.domain.errors import RegistryError
+from registry.domain.model import Profile, Registry, encode_profile, model_info_of
+from registry.domain.resolve import resolve_profile
+from registry.service.registry_service import RegistryService, permission_warnings
+from registry.storage.sources import SQLiteSource
 
 # Where the README tells Windows operators how to restrict the data folder (chmod cannot).
 WINDOWS_ACL_HINT = 'README.md, section "Windows: restrict the data folder with an ACL"'
@@ -71,7 +71,7 @@ class BackupTarget:
 class SnapshotRow:
     """One snapshot on the overview with how it compares to the live data."""
 
-    info: Any  # registry.backups.SnapshotInfo
+    info: Any  # registry.storage.backups.SnapshotInfo
     relation: str  # "older", "newer", "same" or "" when the snapshot could not be read
     warnings: list[str] = field(default_factory=list)
 
@@ -282,7 +282,7 @@ CHANGE_TEXT = {
 class RestoreRow:
     """One registry on the restore confirmation page: its timestamps, the verdict and the profiles that change."""
 
-    change: Any  # registry.backups.RegistryChange
+    change: Any  # registry.storage.backups.RegistryChange
     text: str
     profiles_back: list[str]  # in the snapshot but not live: a restore brings them back
     profiles_gone: list[str]  # live but not in the snapshot: a restore removes them

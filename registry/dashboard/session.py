@@ -13,7 +13,7 @@ import secrets
 
 from flask import current_app, request, session
 
-from registry.auth import CONFIG_KEY, AdminToken, match_token
+from registry.web.auth import CONFIG_KEY, AdminToken, match_token
 
 log = logging.getLogger(__name__)
 

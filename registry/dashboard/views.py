@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from registry import backups
+from registry.storage import backups
 from registry.api.errors import page_error, status_of
-from registry.chain import ChainView
+from registry.service.chain import ChainView
 from registry.dashboard import session as admin
 from registry.dashboard.cache import DashboardCaches, Listing, age_marker, fill_ages, split_ages
 from registry.dashboard.chart import ChartPoint, render_chart
@@ -28,10 +28,10 @@ from registry.dashboard.pages import (
     snapshot_rows,
     stored_profile,
 )
-from registry.errors import ProfileNotFound, RegistryError, RegistryNotFound, SlugError
-from registry.model import parse_profile_slug, parse_registry_slug
-from registry.resolve import resolve_profile
-from registry.service import RegistryService
+from registry.domain.errors import ProfileNotFound, RegistryError, RegistryNotFound, SlugError
+from registry.domain.model import parse_profile_slug, parse_registry_slug
+from registry.domain.resolve import resolve_profile
+from registry.service.registry_service import RegistryService
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import write_row
 
-from registry.auth import AdminToken
+from registry.web.auth import AdminToken
 
 from .conftest import CHROMIUM
 

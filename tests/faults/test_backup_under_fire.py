@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from registry import create_app
-from registry.backups import create_backup, list_snapshots, restore_snapshot, verify_snapshot
-from registry.db import target_from_path
-from registry.store import SQLiteRegistryStore
+from registry.storage.backups import create_backup, list_snapshots, restore_snapshot, verify_snapshot
+from registry.storage.sqlite_db import target_from_path
+from registry.storage.sqlite_store import SQLiteRegistryStore
 
 from ._support import child_env, registry_json
 
@@ -26,8 +26,8 @@ SEED_ROWS = 20
 # A second process writing registries as fast as the store lets it; each number is printed after its commit.
 STORM = r"""
 import json, sys, time
-from registry.db import target_from_path
-from registry.store import SQLiteRegistryStore
+from registry.storage.sqlite_db import target_from_path
+from registry.storage.sqlite_store import SQLiteRegistryStore
 store = SQLiteRegistryStore(target_from_path(sys.argv[1])).open()
 print("ready", flush=True)
 deadline = time.monotonic() + 60

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from registry.db import target_from_path
-from registry.store import SQLiteRegistryStore
+from registry.storage.sqlite_db import target_from_path
+from registry.storage.sqlite_store import SQLiteRegistryStore
 
 from ._support import (
     ServeProcess,
@@ -198,8 +198,8 @@ def test_full_disk_at_start(tmp_path: Path) -> None:
 # write that returned and the error that ended the loop, as JSON on stdout.
 FULL_DISK_WRITER = r"""
 import json, sys
-from registry.db import target_from_path
-from registry.store import SQLiteRegistryStore
+from registry.storage.sqlite_db import target_from_path
+from registry.storage.sqlite_store import SQLiteRegistryStore
 store = SQLiteRegistryStore(target_from_path(sys.argv[1])).open()
 done, error = [], None
 for i in range(200):

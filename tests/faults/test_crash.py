@@ -29,8 +29,8 @@ SEED = int(os.environ.get("FAULTS_SEED", str(random.SystemRandom().randrange(1 <
 # with the last number, so a lost or phantom update of an existing row is seen too.
 WRITER = r"""
 import json, sys
-from registry.db import target_from_path
-from registry.store import SQLiteRegistryStore
+from registry.storage.sqlite_db import target_from_path
+from registry.storage.sqlite_store import SQLiteRegistryStore
 
 path, start, big = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 store = SQLiteRegistryStore(target_from_path(path)).open()
@@ -47,13 +47,13 @@ while seq < start + 100000:
     seq += 1
 """
 
-# The admin API's write path (registry.writes, as `serve --writable` runs it, without HTTP): each write adds one
+# The admin API's write path (registry.service.writes, as `serve --writable` runs it, without HTTP): each write adds one
 # profile to the registry `crash` by read-modify-write of its whole row in one BEGIN IMMEDIATE transaction, so a
 # torn or lost update would drop profiles that earlier writes had added.
 API_WRITER = r"""
 import sys
-from registry.service import RegistryService
-from registry.writes import RegistryWriter, registry_from_body
+from registry.service.registry_service import RegistryService
+from registry.service.writes import RegistryWriter, registry_from_body
 
 path, start, big = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 service = RegistryService.from_settings([path], path, None)

@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from registry.auth import AdminToken
+from registry.web.auth import AdminToken
 
 TOKEN = "hostile-test-token-0123456789"
 # Every request of the fuzzer carries the admin token, so the write routes are exercised past the 401.

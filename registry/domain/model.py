@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from registry.errors import ExtensionKeyError, SlugError, ValidationError
+from registry.domain.errors import ExtensionKeyError, SlugError, ValidationError
 
 DEFAULT_REGISTRY_SLUG = "default"
 MAX_STACK_DEPTH = 32

@@ -3,7 +3,7 @@
 No Flask here. Reads are served from an immutable `StoreSnapshot`; `snapshot()` checks `PRAGMA data_version`
 on the thread's reader connection so that a commit by any other connection (another process, the sqlite3 shell,
 our own writer connections, a restore) is seen on the next call, while an unchanged database costs a look at the
-wal-index header (registry/walwatch.py) or, where that cannot be read, one PRAGMA.
+wal-index header (registry/storage/walwatch.py) or, where that cannot be read, one PRAGMA.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from registry import db, gojson
-from registry.errors import ReadOnlyStore, RegistryError, SlugError, StartupError, ValidationError
-from registry.model import (
+from registry.storage import sqlite_db as db
+from registry.domain import gojson
+from registry.domain.errors import ReadOnlyStore, RegistryError, SlugError, StartupError, ValidationError
+from registry.domain.model import (
     DecodeError,
     Registry,
     decode_registry,
@@ -30,7 +31,7 @@ from registry.model import (
     parse_registry_slug,
     validate_registry,
 )
-from registry.walwatch import WalIndexWatch
+from registry.storage.walwatch import WalIndexWatch
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ class SQLiteRegistryStore:
         if not self.created and not self.read_only:
             # The runbook's offline restore (cp a snapshot over the file) can leave the old -wal beside it, which
             # SQLite would replay on open. Imported here because backups imports this module.
-            from registry.backups import move_stale_wal
+            from registry.storage.backups import move_stale_wal
 
             move_stale_wal(path)
         try:
@@ -228,7 +229,7 @@ class SQLiteRegistryStore:
         Each thread asks its own reader connection, so there is no lock that every request thread would queue on
         (a shared lock held across a call that releases the GIL convoys the threads). Before asking SQLite, the
         wal-index header is compared with the one read before this thread's last PRAGMA: unchanged means no commit
-        since, and the request costs no sqlite3 call at all (registry/walwatch.py says why that matters). A
+        since, and the request costs no sqlite3 call at all (registry/storage/walwatch.py says why that matters). A
         change seen by several threads is loaded once: a reload that finds every row as it was keeps the
         snapshot object, so views and caches built on it stay valid.
         """
@@ -352,7 +353,7 @@ class SQLiteRegistryStore:
         finally:
             conn.close()
 
-    # --- read-modify-write (admin API and import; registry.writes drives these) -----------------------------
+    # --- read-modify-write (admin API and import; registry.service.writes drives these) -----------------------------
 
     def modify(self, slug: str, change: RowChange, *, dry_run: bool = False) -> RowWrite:
         """One write: BEGIN IMMEDIATE, read the row, `change` it, write the row (None deletes it), COMMIT, checkpoint.

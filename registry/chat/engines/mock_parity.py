@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from registry.engines import EventSink
+from registry.chat.engines import EventSink
 
 SLUG = "mock_parity"
 RUNTIME_KEY = "mock_parity"

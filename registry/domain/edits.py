@@ -12,8 +12,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from registry.errors import ProfileNotFound, RegistryError, SlugError, ValidationError, VersionConflict
-from registry.model import (
+from registry.domain.errors import ProfileNotFound, RegistryError, SlugError, ValidationError, VersionConflict
+from registry.domain.model import (
     Profile,
     Registry,
     parse_profile_slug,

@@ -14,9 +14,9 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 
-from registry.catalog import SchemaCatalog
-from registry.errors import ExtensionKeyError, RegistryError
-from registry.model import parse_extension_key
+from registry.domain.catalog import SchemaCatalog
+from registry.domain.errors import ExtensionKeyError, RegistryError
+from registry.domain.model import parse_extension_key
 
 RUNTIME_KEY = "pinocchio.webchat_runtime@v1"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.engines.openai_compat import OpenAICompatibleEngine, config_from_settings
+from registry.chat.engines.openai_compat import OpenAICompatibleEngine, config_from_settings
 
 
 def build_engine(settings: dict[str, Any]) -> OpenAICompatibleEngine:

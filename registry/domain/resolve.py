@@ -22,11 +22,11 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from registry.errors import ValidationError
-from registry.model import MAX_STACK_DEPTH, Profile, Registry
+from registry.domain.errors import ValidationError
+from registry.domain.model import MAX_STACK_DEPTH, Profile, Registry
 
 if TYPE_CHECKING:
-    from registry.chain import ChainView
+    from registry.service.chain import ChainView
 
 # Go field names whose YAML tag is not the word-by-word snake_case of the name.
 _GO_NAME_EXCEPTIONS = {"OpenAI": "openai", "TimeoutSeconds": "timeout_second"}
@@ -181,7 +181,7 @@ def resolve_profile(view: ChainView, registry_slug: str, profile_slug: str) -> R
 
     Raises ValidationError, ProfileNotFound, RegistryNotFound or RegistryQuarantined.
     """
-    from registry.runtime import merge_runtime_plan  # runtime.py builds on this module's types
+    from registry.domain.runtime_plan import merge_runtime_plan  # runtime.py builds on this module's types
 
     registry_slug, profile_slug = view.resolve_input(registry_slug or view.default_registry, profile_slug)
     layers = expand_stack(view, registry_slug, profile_slug)

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from registry import gojson
-from registry.catalog import SchemaCatalog, default_catalog
-from registry.chain import RegistryChain
-from registry.errors import StartupError
-from registry.model import encode_registry
-from registry.sources import SourceSpec, SQLiteSource, load_yaml_registry, open_source, parse_entries
+from registry.domain import gojson
+from registry.domain.catalog import SchemaCatalog, default_catalog
+from registry.service.chain import RegistryChain
+from registry.domain.errors import StartupError
+from registry.domain.model import encode_registry
+from registry.storage.sources import SourceSpec, SQLiteSource, load_yaml_registry, open_source, parse_entries
 
 log = logging.getLogger(__name__)
 

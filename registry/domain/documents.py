@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.model import Profile, Registry, encode_metadata, model_info_of, sorted_deep
+from registry.domain.model import Profile, Registry, encode_metadata, model_info_of, sorted_deep
 
 RUNTIME_KEY = "pinocchio.webchat_runtime@v1"
 OAUTH_KEY = "pinocchio.oauth@v1"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote
 
-from registry.errors import StartupError
+from registry.domain.errors import StartupError
 
 # go-sqlite3's DSN parameters (and their short aliases) that map onto a PRAGMA of the same meaning.
 _DSN_PRAGMAS = {

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry.engines import Engine, EngineError
+from registry.chat.engines import Engine, EngineError
 
 log = logging.getLogger(__name__)
 

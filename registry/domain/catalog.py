@@ -9,7 +9,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from registry.model import parse_extension_key
+from registry.domain.model import parse_extension_key
 
 log = logging.getLogger(__name__)
 

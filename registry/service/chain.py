@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from registry.errors import ProfileNotFound, RegistryNotFound, RegistryQuarantined, StartupError, ValidationError
-from registry.model import DEFAULT_REGISTRY_SLUG, Profile, Registry
-from registry.sources import RegistrySource
-from registry.store import LoadedRegistry, QuarantinedRow
+from registry.domain.errors import ProfileNotFound, RegistryNotFound, RegistryQuarantined, StartupError, ValidationError
+from registry.domain.model import DEFAULT_REGISTRY_SLUG, Profile, Registry
+from registry.storage.sources import RegistrySource
+from registry.storage.sqlite_store import LoadedRegistry, QuarantinedRow
 
 
 @dataclass(frozen=True)

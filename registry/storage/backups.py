@@ -24,10 +24,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
 
-from registry import db
-from registry.errors import RegistryError, SlugError, StartupError, ValidationError
-from registry.model import DecodeError
-from registry.store import EXPECTED_COLUMNS, TABLE, parse_row
+from registry.storage import sqlite_db as db
+from registry.domain.errors import RegistryError, SlugError, StartupError, ValidationError
+from registry.domain.model import DecodeError
+from registry.storage.sqlite_store import EXPECTED_COLUMNS, TABLE, parse_row
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from registry.catalog import SchemaCatalog
-from registry.errors import RegistryError, ValidationError
-from registry.model import Profile
+from registry.domain.catalog import SchemaCatalog
+from registry.domain.errors import RegistryError, ValidationError
+from registry.domain.model import Profile
 
 if TYPE_CHECKING:
-    from registry.resolve import ResolvedProfile
+    from registry.domain.resolve import ResolvedProfile
 
 RUNTIME_EXTENSION_KEY = "pinocchio.webchat_runtime@v1"
 DEFAULT_SYSTEM_PROMPT = "You are an assistant"
@@ -389,7 +389,7 @@ def compose_runtime(resolved: ResolvedProfile, catalog: SchemaCatalog) -> Compos
 
 def chat_error_text(exc: Exception, profile_slug: str) -> str:
     """A resolution failure in the words the reference's chat path uses (always answered with 400)."""
-    from registry.errors import ProfileNotFound, RegistryNotFound
+    from registry.domain.errors import ProfileNotFound, RegistryNotFound
 
     if isinstance(exc, ProfileNotFound):
         return f"profile not found: {profile_slug}" if profile_slug else "profile not found"

@@ -1,7 +1,7 @@
 """The write path shared by the admin API and `import`: pick the store, validate, run one edit per transaction.
 
 No Flask here. Payloads are checked against the schema catalogs before any transaction starts; the edit itself
-(registry.edits) and the chain-wide stack check run inside the store's BEGIN IMMEDIATE transaction, so the
+(registry.domain.edits) and the chain-wide stack check run inside the store's BEGIN IMMEDIATE transaction, so the
 registry they see is the one that gets replaced.
 """
 
@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from registry import edits
-from registry.errors import ReadOnlyStore, RegistryNotFound, RegistryQuarantined, ValidationError, VersionConflict
-from registry.model import DecodeError, Registry, decode_registry
-from registry.payload_validation import PayloadValidator
-from registry.service import RegistryService
-from registry.sources import SQLiteSource
-from registry.store import RowWrite, SQLiteRegistryStore
+from registry.domain import edits
+from registry.domain.errors import ReadOnlyStore, RegistryNotFound, RegistryQuarantined, ValidationError, VersionConflict
+from registry.domain.model import DecodeError, Registry, decode_registry
+from registry.domain.payload_validation import PayloadValidator
+from registry.service.registry_service import RegistryService
+from registry.storage.sources import SQLiteSource
+from registry.storage.sqlite_store import RowWrite, SQLiteRegistryStore
 
 Edit = Callable[[Registry | None, int], Registry | None]
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from flask import current_app, g, request
 
-from registry.errors import RegistryError, StartupError
+from registry.domain.errors import RegistryError, StartupError
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """An OpenAI-compatible chat-completions engine on urllib (stdlib only), configured from merged profile settings.
 
-Settings read (snake_case view of `inference_settings`, see registry/resolve.py):
+Settings read (snake_case view of `inference_settings`, see registry/domain/resolve.py):
 
 - `api.base_url`: the endpoint root, e.g. `https://api.openai.com/v1` or `http://127.0.0.1:11434/v1`;
   requests go to `<base_url>/chat/completions`. Falls back to `api.base_urls[<chat.api_type>]` (geppetto's map).
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from registry.engines import EngineError, EventSink
+from registry.chat.engines import EngineError, EventSink
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from registry.errors import SlugError, ValidationError
-from registry.model import DecodeError, decode_registry, validate_profile
-from registry.store import TABLE, parse_row
+from registry.domain.errors import SlugError, ValidationError
+from registry.domain.model import DecodeError, decode_registry, validate_profile
+from registry.storage.sqlite_store import TABLE, parse_row
 
 EXCERPT_WIDTH = 72
 JsonPath = tuple[str | int, ...]

@@ -9,10 +9,10 @@ from typing import Protocol
 
 import yaml
 
-from registry import db
-from registry.errors import RegistryError, StartupError, ValidationError
-from registry.model import DecodeError, Registry, decode_profile, decode_registry, validate_registry
-from registry.store import LoadedRegistry, SQLiteRegistryStore, StoreSnapshot
+from registry.storage import sqlite_db as db
+from registry.domain.errors import RegistryError, StartupError, ValidationError
+from registry.domain.model import DecodeError, Registry, decode_profile, decode_registry, validate_registry
+from registry.storage.sqlite_store import LoadedRegistry, SQLiteRegistryStore, StoreSnapshot
 
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 SQLITE_HEADER = b"SQLite format 3"

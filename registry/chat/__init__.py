@@ -1,0 +1,1 @@
+"""Chat sessions and the engines that run them."""

@@ -1,0 +1,1 @@
+"""The running service: sources chained into one view, health, and the write path."""

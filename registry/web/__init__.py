@@ -1,0 +1,1 @@
+"""What HTTP needs below the routes: authentication and the session cookie."""
