@@ -10,7 +10,7 @@ from typing import NoReturn
 from registry.domain.errors import ProfileNotFound, RegistryNotFound, RegistryQuarantined, StartupError, ValidationError
 from registry.domain.model import DEFAULT_REGISTRY_SLUG, Profile, Registry
 from registry.storage.sources import RegistrySource
-from registry.storage.sqlite_store import LoadedRegistry, QuarantinedRow
+from registry.storage.interface import LoadedRegistry, QuarantinedRow
 
 
 @dataclass(frozen=True)

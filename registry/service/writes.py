@@ -16,7 +16,8 @@ from registry.domain.model import DecodeError, Registry, decode_registry
 from registry.domain.payload_validation import PayloadValidator
 from registry.service.registry_service import RegistryService
 from registry.storage.sources import SQLiteSource
-from registry.storage.sqlite_store import RowWrite, SQLiteRegistryStore
+from registry.storage.interface import RowWrite
+from registry.storage.sqlite_store import SQLiteRegistryStore
 
 Edit = Callable[[Registry | None, int], Registry | None]
 

@@ -22,12 +22,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
-from registry.storage import sqlite_db as db
-from registry.domain.errors import RegistryError, SlugError, StartupError, ValidationError
+from registry.domain.errors import SlugError, StartupError, ValidationError
 from registry.domain.model import DecodeError
-from registry.storage.sqlite_store import EXPECTED_COLUMNS, TABLE, parse_row
+from registry.storage import sqlite_db as db
+from registry.storage.interface import Progress, SnapshotError, SnapshotNotFound
+from registry.storage.sqlite_store import (
+    EXPECTED_COLUMNS,
+    TABLE,
+    copy_database,
+    open_snapshot_file,
+    parse_row,
+    restore_database,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +45,6 @@ TOOL = "profile-registry"
 _STAMP = "%Y%m%d-%H%M%S"
 _TMP_PREFIX = ".tmp-"
 SQLITE_HEADER = b"SQLite format 3\x00"
-
-# progress(phase, done, total): phases "copy", "check", "hash"; done/total in bytes or rows.
-Progress = Callable[[str, int, int], None]
-
-
-class SnapshotError(RegistryError):
-    """A snapshot failed a check (or could not be made); the message is the reason."""
-
-
-class SnapshotNotFound(SnapshotError):
-    """No snapshot of that name exists in the backup folder (or the name is not a snapshot name)."""
-
 
 @dataclass(frozen=True)
 class SnapshotInfo:
@@ -200,11 +196,6 @@ def sha256_file(path: Path, progress: Progress | None = None) -> str:
 # --- checking a database file -----------------------------------------------------------------------------
 
 
-def _open_snapshot(path: Path) -> sqlite3.Connection:
-    """Read-only and immutable: checking a snapshot must never create a -wal/-shm beside it or take locks."""
-    return sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None)
-
-
 def check_connection(conn: sqlite3.Connection, label: str, progress: Progress | None = None) -> CheckedDatabase:
     """integrity_check, the table and its columns, every payload decodes and validates; SnapshotError otherwise."""
     try:
@@ -275,8 +266,8 @@ def read_manifest(snapshot_path: Path) -> dict[str, Any] | None:
     return data
 
 
-def _verify_open(path: Path, progress: Progress | None = None) -> tuple[sqlite3.Connection, CheckedDatabase]:
-    """Every check of `verify_snapshot`; returns the open connection (the caller closes it) and the facts."""
+def _verify(path: Path, progress: Progress | None = None) -> CheckedDatabase:
+    """Every check of `verify_snapshot`; returns the facts the check produced."""
     _check_header(path)
     manifest = read_manifest(path)
     if manifest is not None:
@@ -288,54 +279,21 @@ def _verify_open(path: Path, progress: Progress | None = None) -> tuple[sqlite3.
             raise SnapshotError(f"{path.name}: checksum mismatch with its manifest (the file changed or is damaged)")
         _remember_sha(path, sha)
     try:
-        conn = _open_snapshot(path)
+        conn = open_snapshot_file(path)
     except sqlite3.Error as exc:
         raise SnapshotError(f"{path.name}: cannot open: {exc}") from exc
     try:
-        checked = check_connection(conn, path.name, progress)
-    except BaseException:
+        return check_connection(conn, path.name, progress)
+    finally:
         conn.close()
-        raise
-    return conn, checked
 
 
 def verify_snapshot(path: Path) -> None:
     """Raise SnapshotError(reason) unless the file is a sound registry database matching its manifest (if any)."""
-    conn, _ = _verify_open(Path(path))
-    conn.close()
+    _verify(Path(path))
 
 
 # --- creating ---------------------------------------------------------------------------------------------
-
-
-class _CopyWatcher:
-    """Report the temporary file's growth while the one-step backup runs (it gives no progress of its own)."""
-
-    def __init__(self, tmp: Path, total: int, progress: Progress | None) -> None:
-        self.tmp, self.total, self.progress = tmp, total, progress
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True) if progress else None
-
-    def _run(self) -> None:
-        assert self.progress is not None
-        while not self.stop.wait(0.1):
-            try:
-                size = self.tmp.stat().st_size
-            except OSError:
-                continue
-            self.progress("copy", min(size, self.total), self.total)
-
-    def __enter__(self) -> Self:
-        if self.thread:
-            self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        if self.thread:
-            self.thread.join()
-        if self.progress:
-            self.progress("copy", self.total, self.total)
 
 
 def _target_for(db_path: Path) -> db.DatabaseTarget:
@@ -361,12 +319,12 @@ def create_backup(
     tmp = folder / f"{_TMP_PREFIX}{db_path.name}.{secrets.token_hex(4)}"
     _create_private(tmp)
     try:
-        copy_database(db_path, tmp, progress)
+        copy_database(_target_for(db_path), tmp, progress)
         # The file is final now: sync it to disk and hash it, each in a thread, while the rows are checked (all
         # three release the GIL for most of their work), which takes about a third off a large backup.
         syncing = _Background(_fsync_file, tmp)
         hashing = _Background(sha256_file, tmp, progress)
-        dest = _open_snapshot(tmp)
+        dest = open_snapshot_file(tmp)
         try:
             checked = check_connection(dest, f"snapshot of {db_path.name}", progress)
         finally:
@@ -424,34 +382,6 @@ class _Background:
         if self.error is not None:
             raise self.error
         return self.value
-
-
-def copy_database(db_path: Path, dest_path: Path, progress: Progress | None = None) -> None:
-    """Copy the live database into the existing file `dest_path` with the backup API, as one rollback-mode file."""
-    try:
-        source = db.connect(_target_for(db_path), read_only=True)
-    except sqlite3.Error as exc:
-        raise SnapshotError(f"cannot open database {db_path}: {exc}") from exc
-    try:
-        dest = sqlite3.connect(str(dest_path), isolation_level=None)
-        try:
-            # The destination is a private temporary file that is checked and fsynced before it gets its name:
-            # a rollback journal and per-transaction syncs would only protect a file nobody can see yet. (No
-            # mmap_size, which would be faster still: an I/O error on a mapped page is a SIGBUS that would kill
-            # the serving process the dashboard's "Back up now" runs in, instead of an error it can report.)
-            dest.execute("PRAGMA journal_mode=OFF")
-            dest.execute("PRAGMA synchronous=OFF")
-            with _CopyWatcher(dest_path, db_path.stat().st_size, progress):
-                # One step: a paged backup restarts from scratch whenever another connection writes.
-                source.backup(dest)
-            # The copy carries the live header's WAL flag; DELETE makes it one file that needs no -wal.
-            dest.execute("PRAGMA journal_mode=DELETE")
-        except sqlite3.Error as exc:
-            raise SnapshotError(f"backup of {db_path} failed: {exc}") from exc
-        finally:
-            dest.close()
-    finally:
-        source.close()
 
 
 def _checkpoint_after_backup(db_path: Path) -> None:
@@ -707,32 +637,14 @@ def restore_snapshot(db_path: Path, snapshot_path: Path, backup_dir: Path | None
     snapshot_path = Path(snapshot_path)
     if not db_path.is_file():
         raise SnapshotError(f"database {db_path} does not exist")
-    source, checked = _verify_open(snapshot_path)
-    try:
-        target = _target_for(db_path)
-        live = db.connect(target)
-        try:
-            live_page_size = live.execute("PRAGMA page_size").fetchone()[0]
-            if live_page_size != checked.page_size and _journal_mode(live) == "wal":
-                raise SnapshotError(
-                    f"{snapshot_path.name}: page size {checked.page_size} differs from the live database's "
-                    f"{live_page_size}; a WAL database cannot change page size (stop the service and use the offline flow)"
-                )
-            # Our own writers wait from the safety snapshot to the end of the copy, so no write of this process
-            # falls between them (it would be in neither). Writers in other processes are not held back.
-            with db.write_lock(target):
-                before = {str(s): int(u or 0) for s, u in live.execute(f"SELECT slug, updated_at_ms FROM {TABLE}")}
-                safety = create_backup(db_path, backup_dir, reason=f"before restore of {snapshot_path.name}")
-                try:
-                    source.backup(live)
-                except sqlite3.Error as exc:
-                    # One step, one transaction: a failed copy is rolled back and the live rows stay as they were.
-                    raise SnapshotError(f"restore of {snapshot_path.name} into {db_path} failed: {exc}") from exc
-            live.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            live.close()
-    finally:
-        source.close()
+    checked = _verify(snapshot_path)
+    target = _target_for(db_path)
+
+    def safety_snapshot() -> tuple[dict[str, int], SnapshotInfo]:
+        before = live_registries(db_path)
+        return before, create_backup(db_path, backup_dir, reason=f"before restore of {snapshot_path.name}")
+
+    before, safety = restore_database(target, snapshot_path, safety_snapshot)
     manifest = read_manifest(snapshot_path)
     info = _info(snapshot_path, db_path, manifest) if manifest else _unlisted(snapshot_path, checked)
     log.warning("restored %s from %s (safety snapshot %s)", db_path, snapshot_path, safety.path)
@@ -753,10 +665,6 @@ def _unlisted(path: Path, checked: CheckedDatabase) -> SnapshotInfo:
         newest_updated_at_ms=max(checked.registries.values(), default=None),
         problem="no manifest (not made by profile-registry backup)",
     )
-
-
-def _journal_mode(conn: sqlite3.Connection) -> str:
-    return str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
 
 
 # --- stale WAL after an offline copy ----------------------------------------------------------------------

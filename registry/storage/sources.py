@@ -12,7 +12,8 @@ import yaml
 from registry.storage import sqlite_db as db
 from registry.domain.errors import RegistryError, StartupError, ValidationError
 from registry.domain.model import DecodeError, Registry, decode_profile, decode_registry, validate_registry
-from registry.storage.sqlite_store import LoadedRegistry, SQLiteRegistryStore, StoreSnapshot
+from registry.storage.interface import LoadedRegistry, StoreSnapshot
+from registry.storage.sqlite_store import SQLiteRegistryStore
 
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 SQLITE_HEADER = b"SQLite format 3"

@@ -15,12 +15,11 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, TypeVar
 
-from registry.storage import sqlite_db as db
 from registry.domain import gojson
 from registry.domain.errors import ReadOnlyStore, RegistryError, SlugError, StartupError, ValidationError
 from registry.domain.model import (
@@ -31,9 +30,22 @@ from registry.domain.model import (
     parse_registry_slug,
     validate_registry,
 )
+from registry.storage import sqlite_db as db
+from registry.storage.interface import (
+    LoadedRegistry,
+    Progress,
+    QuarantinedRow,
+    RegistryStore,
+    RowWrite,
+    SnapshotError,
+    StoreHealth,
+    StoreSnapshot,
+)
 from registry.storage.walwatch import WalIndexWatch
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 TABLE = "profile_registries"
 # Page size of a database this service creates. A registry row is one JSON document of kilobytes to megabytes, so
@@ -49,35 +61,6 @@ CREATE_TABLE = (
 EXPECTED_COLUMNS = ("slug", "payload_json", "updated_at_ms")
 # Our schema version, kept in PRAGMA user_version so the table stays exactly the reference's.
 SCHEMA_VERSION = 1
-
-
-@dataclass(frozen=True)
-class LoadedRegistry:
-    """A healthy row: the normalised registry and the row's bookkeeping."""
-
-    slug: str
-    registry: Registry
-    updated_at_ms: int
-    payload_size: int
-
-
-@dataclass(frozen=True)
-class QuarantinedRow:
-    """A row that failed to decode or validate; kept out of service with the reason."""
-
-    slug: str
-    reason: str
-    updated_at_ms: int
-    payload_size: int
-
-
-@dataclass(frozen=True)
-class StoreSnapshot:
-    """Everything one read of the table produced, sorted by slug. Never mutated after construction."""
-
-    registries: dict[str, LoadedRegistry] = field(default_factory=dict)
-    quarantined: dict[str, QuarantinedRow] = field(default_factory=dict)
-    generation: int = 0
 
 
 def parse_row(row_slug: str, payload_json: str) -> Registry:
@@ -141,7 +124,7 @@ class SQLiteRegistryStore:
 
     # --- opening ------------------------------------------------------------------------------------------
 
-    def open(self) -> SQLiteRegistryStore:
+    def open(self) -> Self:
         """Create the file and table when missing, check the schema, load the rows. Raises StartupError."""
         path = self.target.path
         self.created = not path.exists()
@@ -283,6 +266,12 @@ class SQLiteRegistryStore:
                 "busy_timeout_ms": self._watcher.execute("PRAGMA busy_timeout").fetchone()[0],
             }
 
+    def health(self) -> StoreHealth:
+        return StoreHealth(str(self.target.path), self.read_only, self.settings())
+
+    def changed_since(self, generation: int) -> bool:
+        return self.snapshot().generation != generation
+
     def _load(self, conn: sqlite3.Connection) -> StoreSnapshot:
         rows = conn.execute(f"SELECT slug, payload_json, updated_at_ms FROM {TABLE} ORDER BY slug ASC").fetchall()
         if rows == self._rows_state:
@@ -355,12 +344,13 @@ class SQLiteRegistryStore:
 
     # --- read-modify-write (admin API and import; registry.service.writes drives these) -----------------------------
 
-    def modify(self, slug: str, change: RowChange, *, dry_run: bool = False) -> RowWrite:
-        """One write: BEGIN IMMEDIATE, read the row, `change` it, write the row (None deletes it), COMMIT, checkpoint.
+    @contextmanager
+    def write(self, slug: str, *, dry_run: bool = False) -> Iterator[_RowTransaction]:
+        """One write: BEGIN IMMEDIATE, read the row, let the caller decide, write the row, COMMIT, checkpoint.
 
-        `change(current, quarantine_reason, now_ms)` runs inside the transaction, so nothing else commits between
-        the read and the write; it raises to refuse. Readers keep serving their immutable snapshot until the
-        commit, then the next `snapshot()` sees the new row: old or new registry, never a mix.
+        The caller's block runs inside the transaction, so nothing else commits between the read and the write;
+        it raises to refuse. Readers keep serving their immutable snapshot until the commit, then the next
+        `snapshot()` sees the new row: old or new registry, never a mix (RegistryStore.write says the contract).
         """
         if self.read_only:
             raise ReadOnlyStore()
@@ -386,38 +376,66 @@ class SQLiteRegistryStore:
                             current = parse_row(row_slug, payload_json)
                         except (DecodeError, SlugError, ValidationError) as exc:
                             reason = str(exc)
-                now_ms = int(time.time() * 1000)
-                after = change(current, reason, now_ms)
-                if not dry_run:
-                    if after is None:
+                tx = _RowTransaction(slug, current, reason, int(time.time() * 1000))
+                yield tx
+                if not dry_run and tx.changed:
+                    if tx.after is None:
                         conn.execute(f"DELETE FROM {TABLE} WHERE lower(trim(slug)) = ?", (slug,))
                     else:
-                        payload = gojson.dumps(encode_registry(after))
+                        payload = gojson.dumps(encode_registry(tx.after))
                         conn.execute(
                             f"INSERT INTO {TABLE} (slug, payload_json, updated_at_ms) VALUES (?, ?, ?) "
                             "ON CONFLICT(slug) DO UPDATE SET payload_json=excluded.payload_json, "
                             "updated_at_ms=excluded.updated_at_ms",
-                            (rows[-1][0] if rows else slug, payload, now_ms),
+                            (rows[-1][0] if rows else slug, payload, tx.now_ms),
                         )
-            if not dry_run:
+            if not dry_run and tx.changed:
                 checkpoint(conn)
         finally:
             conn.close()
-        return RowWrite(current, after, reason, now_ms)
+
+    def modify(self, slug: str, change: RowChange, *, dry_run: bool = False) -> RowWrite:
+        """`write` driven by `change(current, quarantine_reason, now_ms)`, whose result is put (None deletes)."""
+        with self.write(slug, dry_run=dry_run) as tx:
+            after = change(tx.current, tx.quarantine_reason, tx.now_ms)
+            if after is None:
+                tx.delete()
+            else:
+                tx.put(after)
+        return tx.result()
+
+    # --- snapshots --------------------------------------------------------------------------------------------
+
+    def backup_to(self, dest: Path, progress: Progress | None = None) -> None:
+        copy_database(self.target, dest, progress)
+
+    def restore_from(self, source: Path, before_copy: Callable[[], T]) -> T:
+        return restore_database(self.target, source, before_copy)
 
 
 # A read-modify-write step: (current registry or None, quarantine reason or None, now in ms) -> registry or None.
 RowChange = Callable[[Registry | None, str | None, int], Registry | None]
 
 
-@dataclass(frozen=True)
-class RowWrite:
-    """What one `modify` did: the registry before and after (None = absent), and the write's timestamp."""
+class _RowTransaction:
+    """SQLiteRegistryStore.write's handle on one row (RowTransaction in registry/storage/interface.py)."""
 
-    before: Registry | None
-    after: Registry | None
-    quarantine_reason: str | None
-    updated_at_ms: int
+    def __init__(self, slug: str, current: Registry | None, reason: str | None, now_ms: int) -> None:
+        self.slug = slug
+        self.current = current
+        self.quarantine_reason = reason
+        self.now_ms = now_ms
+        self.after: Registry | None = current
+        self.changed = False
+
+    def put(self, registry: Registry) -> None:
+        self.after, self.changed = registry, True
+
+    def delete(self) -> None:
+        self.after, self.changed = None, True
+
+    def result(self) -> RowWrite:
+        return RowWrite(self.current, self.after, self.quarantine_reason, self.now_ms)
 
 
 # How long a write waits for readers that pin the WAL before leaving the rest to the next checkpoint.
@@ -461,6 +479,114 @@ def _checkpoint(conn: sqlite3.Connection) -> bool:
     return not busy and done >= frames
 
 
+# --- copying whole databases (backups and restores) ------------------------------------------------------
+
+
+class _CopyWatcher:
+    """Report the temporary file's growth while the one-step backup runs (it gives no progress of its own)."""
+
+    def __init__(self, tmp: Path, total: int, progress: Progress | None) -> None:
+        self.tmp, self.total, self.progress = tmp, total, progress
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True) if progress else None
+
+    def _run(self) -> None:
+        assert self.progress is not None
+        while not self.stop.wait(0.1):
+            try:
+                size = self.tmp.stat().st_size
+            except OSError:
+                continue
+            self.progress("copy", min(size, self.total), self.total)
+
+    def __enter__(self) -> Self:
+        if self.thread:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        if self.thread:
+            self.thread.join()
+        if self.progress:
+            self.progress("copy", self.total, self.total)
+
+
+def copy_database(target: db.DatabaseTarget, dest_path: Path, progress: Progress | None = None) -> None:
+    """Copy the live database into the existing file `dest_path` with the backup API, as one rollback-mode file."""
+    try:
+        source = db.connect(target, read_only=True)
+    except sqlite3.Error as exc:
+        raise SnapshotError(f"cannot open database {target.path}: {exc}") from exc
+    try:
+        dest = sqlite3.connect(str(dest_path), isolation_level=None)
+        try:
+            # The destination is a private temporary file that is checked and fsynced before it gets its name:
+            # a rollback journal and per-transaction syncs would only protect a file nobody can see yet. (No
+            # mmap_size, which would be faster still: an I/O error on a mapped page is a SIGBUS that would kill
+            # the serving process the dashboard's "Back up now" runs in, instead of an error it can report.)
+            dest.execute("PRAGMA journal_mode=OFF")
+            dest.execute("PRAGMA synchronous=OFF")
+            with _CopyWatcher(dest_path, target.path.stat().st_size, progress):
+                # One step: a paged backup restarts from scratch whenever another connection writes.
+                source.backup(dest)
+            # The copy carries the live header's WAL flag; DELETE makes it one file that needs no -wal.
+            dest.execute("PRAGMA journal_mode=DELETE")
+        except sqlite3.Error as exc:
+            raise SnapshotError(f"backup of {target.path} failed: {exc}") from exc
+        finally:
+            dest.close()
+    finally:
+        source.close()
+
+
+def restore_database(target: db.DatabaseTarget, snapshot_path: Path, before_copy: Callable[[], T]) -> T:
+    """Copy a checked snapshot file into the live database in one step (RegistryStore.restore_from's contract).
+
+    The copy goes through the backup API into a connection on the live file (one step, under the process-wide
+    write lock), followed by a TRUNCATE checkpoint; running services see it through `PRAGMA data_version`.
+    The live file is never renamed, replaced or deleted.
+    """
+    try:
+        source = open_snapshot_file(snapshot_path)
+    except sqlite3.Error as exc:
+        raise SnapshotError(f"{snapshot_path.name}: cannot open: {exc}") from exc
+    try:
+        live = db.connect(target)
+        try:
+            snapshot_page_size = source.execute("PRAGMA page_size").fetchone()[0]
+            live_page_size = live.execute("PRAGMA page_size").fetchone()[0]
+            if live_page_size != snapshot_page_size and _journal_mode(live) == "wal":
+                raise SnapshotError(
+                    f"{snapshot_path.name}: page size {snapshot_page_size} differs from the live database's "
+                    f"{live_page_size}; a WAL database cannot change page size (stop the service and use the offline flow)"
+                )
+            # Our own writers wait from `before_copy` (the safety snapshot) to the end of the copy, so no write of
+            # this process falls between them (it would be in neither). Writers in other processes are not held back.
+            with db.write_lock(target):
+                value = before_copy()
+                try:
+                    source.backup(live)
+                except sqlite3.Error as exc:
+                    # One step, one transaction: a failed copy is rolled back and the live rows stay as they were.
+                    raise SnapshotError(f"restore of {snapshot_path.name} into {target.path} failed: {exc}") from exc
+            live.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            live.close()
+    finally:
+        source.close()
+    return value
+
+
+def open_snapshot_file(path: Path) -> sqlite3.Connection:
+    """Read-only and immutable: checking a snapshot must never create a -wal/-shm beside it or take locks."""
+    return sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None)
+
+
+def _journal_mode(conn: sqlite3.Connection) -> str:
+    return str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+
+
 class _Reader:
     """One thread's reader connection, the data_version it last saw and the wal-index header read before it."""
 
@@ -490,3 +616,7 @@ def _normalised_or_raw(slug: str) -> str:
         return parse_registry_slug(slug)
     except SlugError:
         return slug
+
+
+# The SQLite store follows the storage contract (mypy checks this assignment against the protocol).
+_CONTRACT: type[RegistryStore] = SQLiteRegistryStore
