@@ -98,10 +98,9 @@ def test_an_error_in_the_block_rolls_back_and_propagates(store: RegistryStore) -
     with store.write("alpha") as tx:
         tx.put(registry("alpha", "kept"))
     generation = store.snapshot().generation
-    with pytest.raises(LookupError, match="refused"):
-        with store.write("alpha") as tx:
-            tx.put(registry("alpha", "lost"))
-            raise LookupError("refused")
+    with pytest.raises(LookupError, match="refused"), store.write("alpha") as tx:
+        tx.put(registry("alpha", "lost"))
+        raise LookupError("refused")
     assert store.changed_since(generation) is False
     assert store.snapshot().registries["alpha"].registry["description"] == "kept"
 
