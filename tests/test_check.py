@@ -68,8 +68,13 @@ def test_fails_when_the_catalogs_are_empty(seeded_db, live_server, capsys):
     finally:
         service.chain.close()
     assert code == 1
-    assert [line.split(":")[0] for line in failed(lines)] == ["FAIL  middlewares catalog", "FAIL  extensions catalog"]
+    assert [line.split(":")[0] for line in failed(lines)] == [
+        "FAIL  middlewares catalog",
+        "FAIL  extensions catalog",
+        "FAIL  health",
+    ]
     assert "empty" in failed(lines)[0]
+    assert failed(lines)[2].startswith("FAIL  health: status 'degraded': middleware catalog is empty")
 
 
 def test_fails_when_nothing_answers(capsys):
@@ -102,3 +107,65 @@ def test_from_snapshot_without_manifest_is_an_error(seeded_db, tmp_path, capsys)
     code, lines = run_check(capsys, "--from-snapshot", str(foreign))
     assert code == 2
     assert lines == ["profile-registry check: error: copy.db has no manifest to take expectations from"]
+
+
+def test_fails_naming_a_quarantined_registry_whose_default_does_not_resolve(seeded_db, make_app, live_server, capsys):
+    # The registry's default names a profile it does not have: load-time validation quarantines it, health says
+    # degraded, and the profile list simply leaves it out. The check must not pass such a service.
+    payload = registry_payload("broken", {"one": {}})
+    payload["default_profile_slug"] = "missing"
+    write_row(seeded_db, "broken", payload)
+    server = live_server(make_app(seeded_db))
+    code, lines = run_check(capsys, "--url", server.url, "--no-chat")
+    assert code == 1, lines
+    assert failed(lines) == [
+        "FAIL  registry broken: quarantined: validation error (registry.default_profile_slug): "
+        "default profile does not exist in registry"
+    ]
+    assert lines[-1].endswith("passed, 1 failed")
+
+
+class OddServer:
+    """Something else on the port: every GET answers 200 with a JSON list of numbers."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                body = b"[1, 2, 3]"
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_POST = do_GET  # noqa: N815
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_an_odd_server_fails_with_one_line_per_check_and_no_traceback(capsys):
+    odd = OddServer()
+    try:
+        code = main(["check", "--url", odd.url, "--timeout", "5"])
+    finally:
+        odd.close()
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert code == 1
+    assert "Traceback" not in captured.out + captured.err
+    assert failed(lines)[0] == "FAIL  profile list: item 0 is a number (1), not a profile object"
+    assert all(line.startswith(("PASS", "FAIL")) for line in lines[:-1]), lines
+    assert lines[-1].endswith("failed") and not lines[-1].endswith(" 0 failed")

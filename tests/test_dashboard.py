@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sqlite3
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
@@ -347,6 +348,42 @@ def test_restore_confirmation_shows_live_against_snapshot_and_restore_brings_row
     assert 'data-slug="extra"' not in overview
     assert client.get("/registries/default/profiles/analyst").status_code == 200
     assert len(backups.list_snapshots(seeded_db, backup_dir)) == 2  # the safety snapshot was taken first
+
+
+def test_a_runbook_cp_backup_without_a_manifest_can_be_restored_after_its_check(client, backup_dir, seeded_db):
+    # The runbook's backup: `cp profiles.db profiles.db.bak.<stamp>` into the backup folder (the service
+    # checkpoints after every write, so the main file holds every row). The CLI restores such a file after
+    # checking it; the dashboard must offer the same.
+    backup_dir.mkdir()
+    copy = backup_dir / "profiles.db.bak.20260101-000000"
+    shutil.copyfile(seeded_db, copy)
+    snapshot_ms = stored_updated_at(seeded_db, "default")
+    write_row(seeded_db, "default", registry_payload("default", {"only": {}}), snapshot_ms + 5000)
+    log_in(client)
+    row = row_of(client.get("/").get_data(as_text=True), "name", copy.name)
+    assert "no manifest" in row and f'href="/backups/{copy.name}/restore"' in row
+    page = client.get(f"/backups/{copy.name}/restore")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200, html
+    default = row_of(html, "slug", "default")
+    assert "goes back to the snapshot&#39;s older row" in default
+    assert '<span class="gain">+ analyst</span>' in default and '<span class="loss">− only</span>' in default
+    response = client.post(f"/backups/{copy.name}/restore", data={"csrf_token": csrf_of(html)})
+    assert response.status_code == 303
+    assert f"Restored from {copy.name}" in client.get("/").get_data(as_text=True)
+    assert stored_updated_at(seeded_db, "default") == snapshot_ms
+    assert client.get("/registries/default/profiles/analyst").status_code == 200
+
+
+def test_a_manifestless_file_that_fails_its_check_is_refused_on_the_confirmation_page(client, backup_dir, seeded_db):
+    backup_dir.mkdir()
+    copy = backup_dir / "profiles.db.bak.20260101-000000"
+    copy.write_bytes(b"SQLite format 3\x00" + b"\x00" * 1000)
+    log_in(client)
+    page = client.get(f"/backups/{copy.name}/restore")
+    html = page.get_data(as_text=True)
+    assert page.status_code != 200 and copy.name in html
+    assert "Restore this snapshot" not in html
 
 
 def test_restore_refuses_without_csrf_and_unknown_names_are_html_404(client, backup_dir, seeded_db):

@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from typing import NoReturn
 
 from registry.cli import backup, backups, check, import_export, inspect, restore, serve
 from registry.domain.errors import StartupError
@@ -14,9 +15,17 @@ from registry.domain.errors import StartupError
 COMMANDS = [serve, backup, backups, restore, check, inspect, import_export]
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A parser whose errors are one line (`profile-registry serve: error: ...`) and exit 2, like every other
+    refusal of the command; the usage block stays behind `--help`. Subcommand parsers inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(prog="profile-registry", description="Run and operate a SQLite profile registry.")
+    parser = OneLineParser(prog="profile-registry", description="Run and operate a SQLite profile registry.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.add_parser(subparsers)
@@ -33,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"profile-registry {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        print(f"profile-registry {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # `profile-registry backups --json | head`: the reader left. Point stdout at devnull so the interpreter's

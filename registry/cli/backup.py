@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from registry.storage import backups
-from registry.cli.options import add_registry_sources
+from registry.cli.options import add_registry_sources, non_negative_float, non_negative_int
 from registry.config import DEFAULTS
 from registry.storage.sqlite_db import target_from_dsn
 from registry.domain.errors import StartupError
@@ -106,14 +106,14 @@ class TerminalProgress:
 def add_retention_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--keep",
-        type=int,
+        type=non_negative_int,
         default=DEFAULTS["BACKUP_KEEP"],
         metavar="N",
         help=f"keep the newest N snapshots made by this tool (default {DEFAULTS['BACKUP_KEEP']}; 0 = all)",
     )
     parser.add_argument(
         "--max-age",
-        type=float,
+        type=non_negative_float,
         default=DEFAULTS["BACKUP_MAX_AGE_DAYS"],
         metavar="DAYS",
         help=f"delete our snapshots older than DAYS (default {DEFAULTS['BACKUP_MAX_AGE_DAYS']}; 0 = never); "
@@ -172,6 +172,11 @@ def run(args: argparse.Namespace) -> int:
     progress = TerminalProgress(path.stat().st_size)
     try:
         info = backups.create_backup(path, backup_dir(args), progress=progress)
+    except KeyboardInterrupt:
+        # create_backup removed its temporary file (and the snapshot, had it been renamed before its manifest).
+        progress.finish()
+        print("profile-registry backup: interrupted, nothing written", file=sys.stderr)
+        return 130
     except backups.SnapshotError as exc:
         progress.finish()
         hint = "; `profile-registry inspect` shows where" if "bad payload" in str(exc) else ""

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from registry.storage import backups
 from registry.cli.backup import add_database_options, backup_dir, database_path
+from registry.cli.options import positive_float
 from registry.domain.documents import MOCK_PARITY_SLUG
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -101,9 +102,7 @@ def check_service(
     report = Report()
     base = base.rstrip("/")
     try:
-        items = request_json(f"{base}/api/chat/profiles", timeout=timeout)
-        if not isinstance(items, list):
-            raise HTTPFailure("answer is not a JSON array")
+        items = profile_items(request_json(f"{base}/api/chat/profiles", timeout=timeout))
     except HTTPFailure as exc:
         report.add(False, "profile list", str(exc))
         items = None
@@ -125,9 +124,63 @@ def check_service(
             check_default(report, base, registry, real, exp.defaults.get(registry), timeout)
     check_catalog(report, base, "middlewares", "name", timeout)
     check_catalog(report, base, "extensions", "key", timeout)
+    check_health(report, base, timeout)
     if chat_profile:
         check_chat(report, base, chat_profile, timeout, chat_timeout)
     return report
+
+
+def profile_items(answer: Any) -> list[dict[str, Any]]:
+    """The profile list's items, each an object with string `registry` and `slug`; HTTPFailure for anything else.
+
+    Whatever answers at --url may not be this service: its answer is checked before any field of it is used.
+    """
+    if not isinstance(answer, list):
+        raise HTTPFailure(f"answer is not a JSON array but {type(answer).__name__}")
+    for index, item in enumerate(answer):
+        if not isinstance(item, dict):
+            raise HTTPFailure(f"item {index} is {_json_type(item)}, not a profile object")
+        for key in ("registry", "slug"):
+            if not isinstance(item.get(key), str):
+                raise HTTPFailure(f"item {index} has no string {key!r}: not a profile list")
+    return answer
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"a number ({value!r})"
+    return {str: "a string", list: "an array", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def check_health(report: Report, base: str, timeout: float) -> None:
+    """GET /api/health: a degraded service fails the check, with one line per quarantined registry and its reason.
+
+    A registry that fails load-time validation (a default naming a profile it lacks, a bad payload) is left out
+    of the profile list, so only health can tell the check that it is missing.
+    """
+    try:
+        health = request_json(f"{base}/api/health", timeout=timeout)
+    except HTTPFailure as exc:
+        report.add(False, "health", str(exc))
+        return
+    if not isinstance(health, dict) or not isinstance(health.get("status"), str):
+        report.add(False, "health", "answer is not a health object with a status")
+        return
+    quarantined = health.get("quarantined")
+    problems = health.get("problems")
+    lines = 0  # quarantined registries reported
+    for entry in quarantined if isinstance(quarantined, list) else []:
+        if isinstance(entry, dict):
+            report.add(False, f"registry {entry.get('slug')}", f"quarantined: {entry.get('reason')}")
+            lines += 1
+    problems = [str(p) for p in problems] if isinstance(problems, list) else []
+    if health["status"] == "ok" and not lines:
+        report.add(True, "health", "ok")
+    elif health["status"] != "ok" and (problems or not lines):
+        # Catalog problems degrade health too (the catalog lines above say which catalog is empty).
+        report.add(False, "health", f"status {health['status']!r}" + (f": {'; '.join(problems)}" if problems else ""))
 
 
 def check_default(
@@ -150,6 +203,9 @@ def check_default(
         doc = request_json(f"{base}/api/chat/profiles/{quote(default)}?registry={quote(registry)}", timeout=timeout)
     except HTTPFailure as exc:
         report.add(False, name, f"{default}: {exc}")
+        return
+    if not isinstance(doc, dict):
+        report.add(False, name, f"{default}: answer is {_json_type(doc)}, not a profile document")
         return
     ok = doc.get("slug") == default and doc.get("is_default") is True
     report.add(
@@ -242,7 +298,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "engine); a profile with a real engine calls its model",
     )
     parser.add_argument("--no-chat", action="store_true", help="send no chat request")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per HTTP request (default 10)")
+    parser.add_argument("--timeout", type=positive_float, default=10.0, help="seconds per HTTP request (default 10)")
     add_database_options(parser)
     parser.set_defaults(run=run)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import socket
 
 
 def add_registry_sources(parser: argparse.ArgumentParser) -> None:
@@ -15,3 +17,70 @@ def add_registry_sources(parser: argparse.ArgumentParser) -> None:
         help="comma-separated profile registry sources (yaml/sqlite/sqlite-dsn); repeatable. "
         "Default: ./data/profiles.db, created with example data when new",
     )
+
+
+# Parse-time checks: argparse turns a ValueError/ArgumentTypeError raised here into one usage line and exit 2, so
+# a bad option never reaches a socket or a thread pool (a port past 65535 would wrap around, `--threads 0` would
+# start a server that never answers).
+
+MAX_THREADS = 256
+
+
+def _integer(value: str, what: str) -> int:
+    try:
+        return int(value, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} must be a whole number, not {value!r}") from None
+
+
+def port_number(value: str) -> int:
+    """0 (any free port) to 65535."""
+    port = _integer(value, "port")
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range (0-65535; 0 picks a free port)")
+    return port
+
+
+def thread_count(value: str) -> int:
+    """1 to MAX_THREADS worker threads."""
+    threads = _integer(value, "threads")
+    if not 1 <= threads <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"threads {threads} is out of range (1-{MAX_THREADS})")
+    return threads
+
+
+def listen_host(value: str) -> str:
+    """A name or address this host can resolve to listen on (resolved here so a typo is one line, not a traceback)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("host is empty")
+    try:
+        socket.getaddrinfo(value, None, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise argparse.ArgumentTypeError(f"unknown host {value!r}: {reason}") from None
+    return value
+
+
+def non_negative_int(value: str) -> int:
+    number = _integer(value, "value")
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{number} is negative")
+    return number
+
+
+def non_negative_float(value: str) -> float:
+    return _float(value, allow_zero=True)
+
+
+def positive_float(value: str) -> float:
+    return _float(value, allow_zero=False)
+
+
+def _float(value: str, *, allow_zero: bool) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+        raise argparse.ArgumentTypeError(f"{value!r} must be a finite number {'>= 0' if allow_zero else '> 0'}")
+    return number

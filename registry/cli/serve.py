@@ -11,7 +11,7 @@ import waitress
 
 from registry import create_app
 from registry.web.auth import TOKEN_ENV, load_tokens
-from registry.cli.options import add_registry_sources
+from registry.cli.options import MAX_THREADS, add_registry_sources, listen_host, port_number, thread_count
 from registry.config import DEFAULTS
 from registry.domain.errors import StartupError
 from registry.service.registry_service import RegistryService
@@ -58,9 +58,11 @@ class QueueDepthSummary(logging.Filter):
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("serve", help="serve the API and dashboard under waitress")
     add_registry_sources(parser)
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
-    parser.add_argument("--threads", type=int, default=8, help="waitress worker threads (default 8)")
+    parser.add_argument("--host", type=listen_host, default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=port_number, default=8080, help="port to listen on (0-65535, default 8080)")
+    parser.add_argument(
+        "--threads", type=thread_count, default=8, help=f"waitress worker threads (1-{MAX_THREADS}, default 8)"
+    )
     parser.add_argument(
         "--writable",
         action="store_true",

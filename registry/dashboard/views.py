@@ -358,8 +358,16 @@ def restore_confirm(name: str) -> ResponseReturnValue:
         return redirect(url_for("dashboard.login_form", next=request.path), 303)
     target = _require_target()
     snapshot = backups.find_snapshot(target.db_path, name, target.backup_dir)
+    if snapshot.problem == backups.NO_MANIFEST:
+        # A runbook `cp` copy: no manifest lists its rows, so the file is checked now, as the restore will check
+        # it (a file that fails is the error page with the reason, and no button).
+        snapshot, checked = backups.check_unlisted(snapshot.path)
+        profiles: object = checked.profiles
+    elif not snapshot.restorable:
+        raise backups.SnapshotError(f"{snapshot.name}: {snapshot.problem}")
+    else:
+        profiles = snapshot.manifest.get("profiles")
     changes = backups.compare_with_live(target.db_path, snapshot)
-    profiles = snapshot.manifest.get("profiles")
     rows = restore_rows(changes, target.live_profiles(), profiles if isinstance(profiles, dict) else None)
     return render_template("restore.html", snapshot=snapshot, rows=rows, target=target)
 

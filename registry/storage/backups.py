@@ -35,6 +35,7 @@ from registry.storage.sqlite_store import (
     open_snapshot_file,
     parse_row,
     restore_database,
+    row_timestamp,
 )
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ TOOL = "profile-registry"
 _STAMP = "%Y%m%d-%H%M%S"
 _TMP_PREFIX = ".tmp-"
 SQLITE_HEADER = b"SQLite format 3\x00"
+NO_MANIFEST = "no manifest (not made by profile-registry backup)"
 
 @dataclass(frozen=True)
 class SnapshotInfo:
@@ -60,6 +62,15 @@ class SnapshotInfo:
     newest_updated_at_ms: int | None
     problem: str | None
     manifest: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def restorable(self) -> bool:
+        """Offered for restore: verified against its manifest, or a runbook `cp` copy that has none.
+
+        Either way restore_snapshot checks the file itself first (integrity, schema, every row), as the CLI does;
+        a snapshot whose manifest disagrees with it (or cannot be read) is never offered.
+        """
+        return self.verified or self.problem == NO_MANIFEST
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for `backups --json` and the API."""
@@ -223,7 +234,10 @@ def check_connection(conn: sqlite3.Connection, label: str, progress: Progress | 
                 registry = parse_row(str(slug), text)
             except (DecodeError, SlugError, ValidationError) as exc:
                 raise SnapshotError(f"{label}: registry {slug!r} has a bad payload: {exc}") from exc
-            registries[registry["slug"]] = int(updated or 0)
+            updated_at_ms, stamp_problem = row_timestamp(updated)
+            if stamp_problem:
+                raise SnapshotError(f"{label}: registry {slug!r}: {stamp_problem}")
+            registries[registry["slug"]] = updated_at_ms
             defaults[registry["slug"]] = registry.get("default_profile_slug") or ""
             profiles[registry["slug"]] = sorted(registry["profiles"])
             if progress:
@@ -286,6 +300,12 @@ def _verify(path: Path, progress: Progress | None = None) -> CheckedDatabase:
         return check_connection(conn, path.name, progress)
     finally:
         conn.close()
+
+
+def check_unlisted(path: Path) -> tuple[SnapshotInfo, CheckedDatabase]:
+    """A snapshot without a manifest, checked now (what restore_snapshot will check); SnapshotError otherwise."""
+    checked = _verify(Path(path))
+    return _unlisted(Path(path), checked), checked
 
 
 def verify_snapshot(path: Path) -> None:
@@ -352,8 +372,15 @@ def create_backup(
         "profiles": checked.profiles,
         "newest_updated_at_ms": max(checked.registries.values(), default=None),
     }
-    _write_manifest(final, manifest)
-    _fsync_dir(folder)
+    try:
+        _write_manifest(final, manifest)
+        _fsync_dir(folder)
+    except BaseException:
+        # Interrupted (Ctrl-C) or failed between the rename and the manifest: a snapshot is the file and its
+        # manifest together, so neither stays behind and the command can say "nothing written".
+        final.unlink(missing_ok=True)
+        manifest_path(final).unlink(missing_ok=True)
+        raise
     _remember_sha(final, sha)
     info = _info(final, db_path, manifest, sha_checked=sha)
     log.info("backup of %s written to %s (%d bytes, sha256 %s)", db_path, final, size, sha)
@@ -464,7 +491,7 @@ def _info(
     registries: dict[str, int] = {}
     newest = None
     if manifest is None:
-        problem = "no manifest (not made by profile-registry backup)"
+        problem = NO_MANIFEST
     else:
         raw = manifest.get("registries")
         registries = {str(k): int(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
@@ -597,7 +624,7 @@ def live_registries(db_path: Path) -> dict[str, int]:
     """slug -> updated_at_ms of the live database's rows."""
     conn = db.connect(_target_for(db_path), read_only=True)
     try:
-        return {str(s): int(u or 0) for s, u in conn.execute(f"SELECT slug, updated_at_ms FROM {TABLE}")}
+        return {str(s): row_timestamp(u)[0] for s, u in conn.execute(f"SELECT slug, updated_at_ms FROM {TABLE}")}
     finally:
         conn.close()
 
@@ -663,7 +690,7 @@ def _unlisted(path: Path, checked: CheckedDatabase) -> SnapshotInfo:
         verified=False,
         registries=checked.registries,
         newest_updated_at_ms=max(checked.registries.values(), default=None),
-        problem="no manifest (not made by profile-registry backup)",
+        problem=NO_MANIFEST,
     )
 
 

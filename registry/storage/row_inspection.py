@@ -16,7 +16,7 @@ from typing import Any
 
 from registry.domain.errors import SlugError, ValidationError
 from registry.domain.model import DecodeError, decode_registry, validate_profile
-from registry.storage.sqlite_store import TABLE, parse_row
+from registry.storage.sqlite_store import TABLE, parse_row, row_timestamp
 
 EXCERPT_WIDTH = 72
 JsonPath = tuple[str | int, ...]
@@ -224,7 +224,10 @@ def inspect_connection(conn: sqlite3.Connection, slug: str | None = None) -> lis
     for row_slug, payload, updated in conn.execute(query + " ORDER BY slug", args):
         text = payload if isinstance(payload, str) else bytes(payload or b"").decode("utf-8", "replace")
         error, location = inspect_payload(str(row_slug), text)
-        reports.append(RowReport(str(row_slug), int(updated or 0), len(text.encode("utf-8")), error, location))
+        updated_at_ms, stamp_problem = row_timestamp(updated)
+        if error is None and stamp_problem is not None:
+            error = stamp_problem
+        reports.append(RowReport(str(row_slug), updated_at_ms, len(text.encode("utf-8")), error, location))
     return reports
 
 

@@ -291,7 +291,9 @@ class SQLiteRegistryStore:
                 result = text_problem or self._parse(row_slug, payload_json)
             parsed[row_slug] = (payload_json, result)
             size = len(payload_json.encode("utf-8"))
-            updated = int(updated_at_ms or 0)
+            updated, stamp_problem = row_timestamp(updated_at_ms)
+            if stamp_problem and not isinstance(result, str):
+                result = stamp_problem
             if isinstance(result, str):
                 key = _normalised_or_raw(row_slug)
                 quarantined[key] = QuarantinedRow(key, result, updated, size)
@@ -609,6 +611,19 @@ def _payload_text(value: object) -> tuple[str, str | None]:
         except UnicodeDecodeError as exc:
             return value.decode("utf-8", "replace"), f"payload_json is not UTF-8 text: {exc.reason} at byte {exc.start}"
     return str(value), None
+
+
+def row_timestamp(value: object) -> tuple[int, str | None]:
+    """A row's updated_at_ms as (milliseconds, None), or (0, the quarantine reason) when it is not an integer.
+
+    The column is declared INTEGER, but the sqlite3 shell can still store text that is no number ('yesterday'),
+    a REAL (9e999 is infinity) or, in a table without NOT NULL, NULL (read as 0, as the reference's scan does).
+    """
+    if value is None:
+        return 0, None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value, None
+    return 0, f"updated_at_ms is not an integer: {value!r}"
 
 
 def _normalised_or_raw(slug: str) -> str:
