@@ -31,9 +31,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from registry.storage import backups
 from registry.cli.backup import PRIORITIES
-from registry.storage.sqlite_store import CREATE_TABLE, NEW_DATABASE_PAGE_SIZE, TABLE
+from registry.storage import backups
+from registry.storage.sqlite_db import target_from_path
+from registry.storage.sqlite_store import CREATE_TABLE, NEW_DATABASE_PAGE_SIZE, TABLE, copy_database
 
 TARGETS = {"snapshot_ratio": 3.0, "verified_ratio": 5.0, "p99_ratio": 3.0}
 PROFILES_PER_REGISTRY = 10
@@ -110,7 +111,7 @@ def time_snapshot(db_path: Path, folder: Path) -> float:
     dest = folder / "snapshot-only.db"
     start = time.perf_counter()
     os.close(os.open(dest, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    backups.copy_database(db_path, dest)
+    copy_database(target_from_path(db_path), dest)
     fsync_path(dest)
     elapsed = time.perf_counter() - start
     dest.unlink()
@@ -120,7 +121,7 @@ def time_snapshot(db_path: Path, folder: Path) -> float:
 def time_verified(db_path: Path, folder: Path) -> float:
     """The whole `profile-registry backup` work in-process (no retention)."""
     start = time.perf_counter()
-    info = backups.create_backup(db_path, folder)
+    info = backups.create_backup(target_from_path(db_path), folder)
     elapsed = time.perf_counter() - start
     info.path.unlink()
     backups.manifest_path(info.path).unlink()

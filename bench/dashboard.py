@@ -31,9 +31,10 @@ from typing import Any
 import waitress
 from waitress import wasyncore
 
-from registry.storage import backups
 from registry import create_app
 from registry.dashboard.cache import RECENT_SECONDS
+from registry.storage import backups
+from registry.storage.sqlite_db import target_from_path
 from registry.storage.sqlite_store import CREATE_TABLE, TABLE
 
 TARGET_RATIO = 3.0
@@ -89,7 +90,7 @@ def build_data(folder: Path, registries: int, profiles: int, snapshots: int) -> 
                 f"UPDATE {TABLE} SET payload_json=?, updated_at_ms=? WHERE slug=?",
                 (json.dumps(registry_payload(slug, profiles + s % 7, s + 2)), base + registries + s * 60_000, slug),
             )
-        backups.create_backup(db_path, backup_dir)
+        backups.create_backup(target_from_path(db_path), backup_dir)
     conn.close()
     return db_path, backup_dir
 
@@ -188,7 +189,7 @@ def run(
             after_write = list(timed.times.get("/", []))
             timed.times.clear()
             for _ in range(max(1, cold // 5)):
-                backups.create_backup(db_path, backup_dir)
+                backups.create_backup(target_from_path(db_path), backup_dir)
                 fetch(conns["overview"], "/")
             after_backup = list(timed.times.get("/", []))
         finally:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import registry_payload, write_row
 
-from registry.storage import backups
+from registry.storage.backups.files import sha256_file
 from registry.web.auth import AdminToken
 
 TOKEN = "s3cret-token"
@@ -44,7 +44,7 @@ def test_list_is_empty_then_shows_a_created_snapshot(server, seeded_db, tmp_path
     assert Path(created["path"]).parent == tmp_path / "snaps"
     status, body, _ = call(server.url + "/api/backups")
     assert [s["name"] for s in body["snapshots"]] == [created["name"]]
-    assert body["snapshots"][0]["sha256"] == backups.sha256_file(Path(created["path"]))
+    assert body["snapshots"][0]["sha256"] == sha256_file(Path(created["path"]))
 
 
 def test_posts_need_the_admin_token(server, tmp_path):

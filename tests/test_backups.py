@@ -15,6 +15,9 @@ from conftest import registry_payload, write_row
 
 from registry.storage import backups
 from registry.storage import sqlite_db as db
+from registry.storage.backups import snapshots
+from registry.storage.backups.files import sha256_file
+from registry.storage.sqlite_db import target_from_path
 from registry.storage.sqlite_store import SQLiteRegistryStore
 
 
@@ -45,7 +48,7 @@ def live(db_path: Path):
 
 def test_backup_name_manifest_and_contents(live, db_path):
     before = datetime.now(UTC).replace(microsecond=0)
-    info = backups.create_backup(db_path)
+    info = backups.create_backup(target_from_path(db_path))
     assert info.path.parent == db_path.parent
     stamp = datetime.strptime(info.name.removeprefix("profiles.db.bak."), "%Y%m%d-%H%M%S").replace(tzinfo=UTC)
     assert before <= stamp <= datetime.now(UTC)
@@ -53,7 +56,7 @@ def test_backup_name_manifest_and_contents(live, db_path):
     assert info.registries == {"default": 1_000, "team": 2_000}
     assert info.newest_updated_at_ms == 2_000
     manifest = json.loads(backups.manifest_path(info.path).read_text())
-    assert manifest["sha256"] == backups.sha256_file(info.path) == info.sha256
+    assert manifest["sha256"] == sha256_file(info.path) == info.sha256
     assert manifest["size"] == info.path.stat().st_size == info.size
     assert manifest["registries"] == {"default": 1_000, "team": 2_000}
     assert manifest["newest_updated_at_ms"] == 2_000
@@ -63,7 +66,7 @@ def test_backup_name_manifest_and_contents(live, db_path):
 
 
 def test_snapshot_is_self_contained_and_opening_it_creates_no_wal(live, db_path):
-    info = backups.create_backup(db_path)
+    info = backups.create_backup(target_from_path(db_path))
     with info.path.open("rb") as handle:
         header = handle.read(20)
     assert header[18:20] == b"\x01\x01", "journal_mode=DELETE in the header: no -wal needed"
@@ -77,7 +80,7 @@ def test_snapshot_is_self_contained_and_opening_it_creates_no_wal(live, db_path)
 @pytest.mark.skipif(os.name != "posix", reason="POSIX mode bits")
 def test_snapshot_and_manifest_are_owner_only(live, db_path):
     os.umask(0o022)
-    info = backups.create_backup(db_path)
+    info = backups.create_backup(target_from_path(db_path))
     assert info.path.stat().st_mode & 0o777 == 0o600
     assert backups.manifest_path(info.path).stat().st_mode & 0o777 == 0o600
 
@@ -90,11 +93,11 @@ def test_same_second_gets_a_suffix_and_nothing_is_overwritten(live, db_path, mon
         def now(cls, tz=None):  # type: ignore[override]
             return fixed
 
-    monkeypatch.setattr(backups, "datetime", Frozen)
-    first = backups.create_backup(db_path)
+    monkeypatch.setattr(snapshots, "datetime", Frozen)
+    first = backups.create_backup(target_from_path(db_path))
     put(live, "extra", 3_000)
-    second = backups.create_backup(db_path)
-    third = backups.create_backup(db_path)
+    second = backups.create_backup(target_from_path(db_path))
+    third = backups.create_backup(target_from_path(db_path))
     assert first.name == "profiles.db.bak.20260223-220000"
     assert second.name == "profiles.db.bak.20260223-220000-2"
     assert third.name == "profiles.db.bak.20260223-220000-3"
@@ -104,31 +107,31 @@ def test_same_second_gets_a_suffix_and_nothing_is_overwritten(live, db_path, mon
 
 def test_backup_dir_option_and_listing_newest_first(live, db_path, tmp_path):
     folder = tmp_path / "elsewhere"
-    a = backups.create_backup(db_path, folder)
+    a = backups.create_backup(target_from_path(db_path), folder)
     put(live, "extra", 3_000)
-    b = backups.create_backup(db_path, folder)
-    listed = backups.list_snapshots(db_path, folder)
+    b = backups.create_backup(target_from_path(db_path), folder)
+    listed = backups.list_snapshots(target_from_path(db_path), folder)
     assert [s.name for s in listed] == [b.name, a.name]
     assert all(s.path.parent == folder for s in listed)
-    assert backups.list_snapshots(db_path) == []
+    assert backups.list_snapshots(target_from_path(db_path)) == []
 
 
 def test_listing_flags_a_damaged_or_foreign_snapshot(live, db_path):
-    good = backups.create_backup(db_path)
-    damaged = backups.create_backup(db_path)
+    good = backups.create_backup(target_from_path(db_path))
+    damaged = backups.create_backup(target_from_path(db_path))
     with damaged.path.open("r+b") as handle:
         handle.seek(200)
         handle.write(b"\xff")
     foreign = db_path.with_name("profiles.db.bak.20200101-000000")
     shutil.copy(good.path, foreign)
-    by_name = {s.name: s for s in backups.list_snapshots(db_path)}
+    by_name = {s.name: s for s in backups.list_snapshots(target_from_path(db_path))}
     assert by_name[good.name].verified
     assert not by_name[damaged.name].verified and "checksum" in by_name[damaged.name].problem
     assert not by_name[foreign.name].verified and "no manifest" in by_name[foreign.name].problem
 
 
 def test_verify_snapshot_reasons(live, db_path, tmp_path):
-    info = backups.create_backup(db_path)
+    info = backups.create_backup(target_from_path(db_path))
     backups.verify_snapshot(info.path)
     with info.path.open("r+b") as handle:
         handle.seek(info.size - 10)
@@ -140,8 +143,8 @@ def test_verify_snapshot_reasons(live, db_path, tmp_path):
 
 
 def test_find_snapshot_refuses_paths_and_unknown_names(live, db_path, tmp_path):
-    info = backups.create_backup(db_path)
-    assert backups.find_snapshot(db_path, info.name).path == info.path
+    info = backups.create_backup(target_from_path(db_path))
+    assert backups.find_snapshot(target_from_path(db_path), info.name).path == info.path
     outside = tmp_path.parent / "profiles.db.bak.20200101-000000"
     for name in [
         "../" + outside.name,
@@ -154,12 +157,12 @@ def test_find_snapshot_refuses_paths_and_unknown_names(live, db_path, tmp_path):
         info.name + ".manifest.json",
     ]:
         with pytest.raises(backups.SnapshotNotFound):
-            backups.find_snapshot(db_path, name)
+            backups.find_snapshot(target_from_path(db_path), name)
 
 
 def test_progress_reports_every_phase(live, db_path):
     seen: list[tuple[str, int, int]] = []
-    backups.create_backup(db_path, progress=lambda phase, done, total: seen.append((phase, done, total)))
+    backups.create_backup(target_from_path(db_path), progress=lambda phase, done, total: seen.append((phase, done, total)))
     phases = {phase for phase, _, _ in seen}
     assert {"copy", "check", "hash"} <= phases
     assert all(done <= total for _, done, total in seen)
@@ -175,42 +178,42 @@ def _age(info: backups.SnapshotInfo, days: float) -> None:
 
 
 def test_retention_keep_and_max_age(live, db_path):
-    made = [backups.create_backup(db_path) for _ in range(4)]
+    made = [backups.create_backup(target_from_path(db_path)) for _ in range(4)]
     foreign = db_path.with_name("profiles.db.bak.20000101-000000")
     shutil.copy(made[0].path, foreign)  # a runbook cp: no manifest, never pruned
-    deleted = backups.prune(db_path, keep=2)
+    deleted = backups.prune(target_from_path(db_path), keep=2)
     assert sorted(deleted) == sorted([made[0].path, made[1].path])
     assert not backups.manifest_path(made[0].path).exists()
     assert foreign.exists()
     _age(made[2], 40)
-    assert backups.prune(db_path, max_age_days=30) == [made[2].path]
-    assert [s.name for s in backups.list_snapshots(db_path)] == [made[3].name, foreign.name]
+    assert backups.prune(target_from_path(db_path), max_age_days=30) == [made[2].path]
+    assert [s.name for s in backups.list_snapshots(target_from_path(db_path))] == [made[3].name, foreign.name]
 
 
 def test_retention_never_deletes_the_newest_verified_snapshot(live, db_path):
-    old_good = backups.create_backup(db_path)
-    newer = backups.create_backup(db_path)
+    old_good = backups.create_backup(target_from_path(db_path))
+    newer = backups.create_backup(target_from_path(db_path))
     with newer.path.open("r+b") as handle:  # the newest one is damaged: not verified
         handle.seek(300)
         handle.write(b"\x00\x01")
     for info in (old_good, newer):
         _age(info, 100)
-    deleted = backups.prune(db_path, keep=1, max_age_days=1)
+    deleted = backups.prune(target_from_path(db_path), keep=1, max_age_days=1)
     assert deleted == [newer.path]
     assert old_good.path.exists(), "the newest verified snapshot survives every rule"
 
 
-def test_create_backup_prunes_when_asked(live, db_path):
+def test_backup_then_prune_prunes(live, db_path):
     for _ in range(3):
-        backups.create_backup(db_path, keep=2)
-    assert len(backups.list_snapshots(db_path)) == 2
+        backups.backup_then_prune(target_from_path(db_path), keep=2, max_age_days=None)
+    assert len(backups.list_snapshots(target_from_path(db_path))) == 2
 
 
 def test_backup_refuses_a_database_with_a_bad_payload(live, db_path):
     write_row(db_path, "broken", '{"slug":"broken","profiles":')
     with pytest.raises(backups.SnapshotError, match="broken"):
-        backups.create_backup(db_path)
-    assert backups.list_snapshots(db_path) == []
+        backups.create_backup(target_from_path(db_path))
+    assert backups.list_snapshots(target_from_path(db_path)) == []
     assert not list(db_path.parent.glob(".tmp-*"))
 
 
@@ -249,7 +252,7 @@ def test_cp_property_holds_while_a_reader_pins_the_wal(db_path, tmp_path):
 
 def test_cp_property_holds_after_a_backup_pinned_the_wal(live, db_path, tmp_path, monkeypatch):
     """A write committed while a (long) backup reads cannot be checkpointed then; the backup does it when done."""
-    real_connect = backups.db.connect
+    real_connect = db.connect
 
     class LongBackupSource:
         """The backup's source connection, holding its read transaction while another thread writes."""
@@ -273,8 +276,8 @@ def test_cp_property_holds_after_a_backup_pinned_the_wal(live, db_path, tmp_path
         conn = real_connect(target, **kwargs)
         return LongBackupSource(conn) if kwargs.get("read_only") else conn
 
-    monkeypatch.setattr(backups.db, "connect", connect)
-    info = backups.create_backup(db_path)
+    monkeypatch.setattr(db, "connect", connect)
+    info = backups.create_backup(target_from_path(db_path))
     assert "during" not in rows(info.path), "the snapshot is of the state when the backup began"
     shutil.copy(db_path, tmp_path / "copy.db")
     assert "during" in rows(tmp_path / "copy.db")
@@ -308,7 +311,7 @@ def test_backup_while_four_threads_write_holds_every_earlier_row_and_restores(db
             stop.wait(0.01)
         with lock:
             before = set(committed)
-        info = backups.create_backup(db_path)
+        info = backups.create_backup(target_from_path(db_path))
         backups.verify_snapshot(info.path)
     finally:
         stop.set()
@@ -318,9 +321,9 @@ def test_backup_while_four_threads_write_holds_every_earlier_row_and_restores(db
     in_snapshot = set(rows(info.path))
     assert before <= in_snapshot
     assert len(committed) > len(before), "writers kept writing during the backup"
-    result = backups.restore_snapshot(db_path, info.path, tmp_path / "safety")
-    assert set(backups.live_registries(db_path)) == in_snapshot
-    assert set(backups.live_registries(result.safety_snapshot.path)) == set(committed)
+    result = backups.restore_snapshot(target_from_path(db_path), info.path, tmp_path / "safety")
+    assert set(backups.live_registries(target_from_path(db_path))) == in_snapshot
+    assert set(backups.live_registries(target_from_path(result.safety_snapshot.path))) == set(committed)
     store.close()
 
 
@@ -333,7 +336,7 @@ def test_prune_removes_temporaries_of_dead_backups_only(live, db_path):
     two_days_ago = datetime.now(UTC).timestamp() - 2 * 86400
     os.utime(old, (two_days_ago, two_days_ago))
     os.utime(other, (two_days_ago, two_days_ago))
-    backups.prune(db_path, keep=5)
+    backups.prune(target_from_path(db_path), keep=5)
     assert not old.exists()
     assert young.exists(), "a backup running right now keeps its temporary file"
     assert other.exists(), "another database's files are not ours"
@@ -342,7 +345,7 @@ def test_prune_removes_temporaries_of_dead_backups_only(live, db_path):
 def test_compare_with_live_names_every_kind_of_change(live, db_path):
     put(live, "gone", 500)
     put(live, "stale", 700)
-    snapshot = backups.create_backup(db_path)
+    snapshot = backups.create_backup(target_from_path(db_path))
     put(live, "default", 9_000)  # live moved on: the snapshot's row is older
     put(live, "fresh", 1)  # only live has it: restoring removes it
     write_row(db_path, "stale", json.dumps(registry_payload("stale", {"p": {}})), 600)  # live went back in time
@@ -352,7 +355,7 @@ def test_compare_with_live_names_every_kind_of_change(live, db_path):
     conn.close()
     changes = {
         c.slug: (c.live_updated_at_ms, c.snapshot_updated_at_ms, c.change)
-        for c in backups.compare_with_live(db_path, snapshot)
+        for c in backups.compare_with_live(target_from_path(db_path), snapshot)
     }
     assert changes == {
         "default": (9_000, 1_000, "older"),

@@ -6,11 +6,12 @@ from pathlib import Path
 
 from conftest import registry_payload, write_row
 
-from registry.storage import backups
 from registry import create_app
-from registry.domain.catalog import default_catalog
 from registry.cli import main
+from registry.domain.catalog import default_catalog
 from registry.service.registry_service import RegistryService
+from registry.storage import backups
+from registry.storage.sqlite_db import target_from_path
 
 
 def run_check(capsys, *args: str) -> tuple[int, list[str]]:
@@ -41,12 +42,12 @@ def test_passes_on_a_healthy_service(seeded_db, make_app, live_server, capsys):
 
 def test_fails_when_a_profile_disappears_and_passes_after_restore(seeded_db, make_app, live_server, capsys):
     server = live_server(make_app(seeded_db))
-    snapshot = backups.create_backup(seeded_db)
+    snapshot = backups.create_backup(target_from_path(seeded_db))
     write_row(seeded_db, "default", registry_payload("default", {"default": {}}), 1_900_000_000_000)
     code, lines = run_check(capsys, "--url", server.url, "--db", str(seeded_db), "--from-snapshot", snapshot.name)
     assert code == 1
     assert failed(lines) == ["FAIL  profile default/analyst: missing from GET /api/chat/profiles"]
-    backups.restore_snapshot(seeded_db, snapshot.path)
+    backups.restore_snapshot(target_from_path(seeded_db), snapshot.path)
     code, lines = run_check(capsys, "--url", server.url, "--from-snapshot", str(snapshot.path))
     assert code == 0, lines
 

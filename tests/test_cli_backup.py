@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from conftest import registry_payload, write_row
 
-from registry.storage import backups
 from registry.cli import main
 from registry.cli.backup import BACKUP_NICENESS, TerminalProgress
+from registry.storage import backups
+from registry.storage.sqlite_db import target_from_path
 
 
 @pytest.fixture(autouse=True)
@@ -84,7 +85,7 @@ def test_backup_dir_source_flags_and_keep(seeded_db, tmp_path, capsys):
         assert main(["backup", "--profile-registries", dsn, "--backup-dir", str(folder), "--keep", "2"]) == 0
     captured = capsys.readouterr()
     assert captured.err.count("pruned profiles.db.bak.") == 1
-    assert len(backups.list_snapshots(seeded_db, folder)) == 2
+    assert len(backups.list_snapshots(target_from_path(seeded_db), folder)) == 2
     assert main(["backups", "--db", str(seeded_db)]) == 0
     assert "no snapshots" in capsys.readouterr().out
 
@@ -107,18 +108,18 @@ def test_restore_by_name_and_refusal_of_a_bad_file(seeded_db, tmp_path, capsys):
     assert f"restored {seeded_db}" in out
     assert "safety snapshot of the previous state:" in out
     assert "default: older (live was 1900000000000" in out
-    assert set(backups.live_registries(seeded_db)) == {"default"}
-    assert backups.live_registries(seeded_db)["default"] != 1_900_000_000_000
+    assert set(backups.live_registries(target_from_path(seeded_db))) == {"default"}
+    assert backups.live_registries(target_from_path(seeded_db))["default"] != 1_900_000_000_000
     bad = tmp_path / "notes.txt"
     bad.write_text("not a database\n" * 100)
-    before = backups.live_registries(seeded_db)
+    before = backups.live_registries(target_from_path(seeded_db))
     assert main(["restore", str(bad), "--db", str(seeded_db)]) == 1
     err = capsys.readouterr().err.strip()
     assert (
         err
         == "profile-registry restore: error: notes.txt: not a SQLite database (file header is wrong); nothing was changed"
     )
-    assert backups.live_registries(seeded_db) == before
+    assert backups.live_registries(target_from_path(seeded_db)) == before
 
 
 def test_restore_from_another_process_while_serving(seeded_db, make_app, live_server, capsys):

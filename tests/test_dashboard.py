@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 from conftest import registry_payload, write_row
 
-from registry.storage import backups
-from registry.web.auth import AdminToken
 from registry.dashboard.chart import ChartPoint, render_chart
 from registry.dashboard.formatting import age, file_size, iso_time, utc_time
 from registry.dashboard.pages import health_strip, relation_to_live, schema_properties
+from registry.storage import backups
+from registry.storage.sqlite_db import target_from_path
+from registry.web.auth import AdminToken
 
 TOKEN = "s3cret-token-value"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -236,7 +237,7 @@ def test_without_login_no_action_buttons_and_posts_are_refused(client, backup_di
     assert "log in" in refused.get_data(as_text=True)
     assert (
         backups.list_snapshots(
-            Path(client.application.extensions["profile_registry"].sqlite_sources()[0].store.target.path), backup_dir
+            target_from_path(Path(client.application.extensions["profile_registry"].sqlite_sources()[0].store.target.path)), backup_dir
         )
         == []
     )
@@ -268,7 +269,7 @@ def test_a_logged_in_post_without_the_right_csrf_token_is_refused(client, app, b
     log_in(client)
     assert client.post("/backups").status_code == 400
     assert client.post("/backups", data={"csrf_token": "forged"}).status_code == 400
-    assert backups.list_snapshots(seeded_db, backup_dir) == []
+    assert backups.list_snapshots(target_from_path(seeded_db), backup_dir) == []
 
 
 def test_the_csrf_token_from_before_login_is_worthless_after_it(client):
@@ -291,7 +292,7 @@ def test_back_up_now_adds_a_verified_snapshot_row(client, backup_dir, seeded_db)
     log_in(client)
     response = client.post("/backups", data={"csrf_token": overview_csrf(client)})
     assert response.status_code == 303
-    snapshots = backups.list_snapshots(seeded_db, backup_dir)
+    snapshots = backups.list_snapshots(target_from_path(seeded_db), backup_dir)
     assert len(snapshots) == 1 and snapshots[0].verified
     html = client.get("/").get_data(as_text=True)
     row = row_of(html, "name", snapshots[0].name)
@@ -305,14 +306,14 @@ def test_back_up_now_adds_a_verified_snapshot_row(client, backup_dir, seeded_db)
 
 
 def test_snapshot_table_says_older_than_live_after_a_newer_write(client, backup_dir, seeded_db):
-    info = backups.create_backup(seeded_db, backup_dir)
+    info = backups.create_backup(target_from_path(seeded_db), backup_dir)
     write_row(seeded_db, "later", registry_payload("later", {"p": {}}), 4_000_000_000_000)
     row = row_of(client.get("/").get_data(as_text=True), "name", info.name)
     assert "older than live" in row
 
 
 def test_a_damaged_snapshot_is_listed_unverified_without_a_restore_button(client, backup_dir, seeded_db):
-    info = backups.create_backup(seeded_db, backup_dir)
+    info = backups.create_backup(target_from_path(seeded_db), backup_dir)
     with open(info.path, "r+b") as handle:
         handle.seek(200)
         handle.write(b"garbage")
@@ -323,7 +324,7 @@ def test_a_damaged_snapshot_is_listed_unverified_without_a_restore_button(client
 
 
 def test_restore_confirmation_shows_live_against_snapshot_and_restore_brings_rows_back(client, backup_dir, seeded_db):
-    info = backups.create_backup(seeded_db, backup_dir)
+    info = backups.create_backup(target_from_path(seeded_db), backup_dir)
     snapshot_ms = stored_updated_at(seeded_db, "default")
     write_row(seeded_db, "default", registry_payload("default", {"only": {}}), snapshot_ms + 5000)
     write_row(seeded_db, "extra", registry_payload("extra", {"p": {}}), snapshot_ms + 9000)
@@ -347,7 +348,7 @@ def test_restore_confirmation_shows_live_against_snapshot_and_restore_brings_row
     assert "Restored from" in overview
     assert 'data-slug="extra"' not in overview
     assert client.get("/registries/default/profiles/analyst").status_code == 200
-    assert len(backups.list_snapshots(seeded_db, backup_dir)) == 2  # the safety snapshot was taken first
+    assert len(backups.list_snapshots(target_from_path(seeded_db), backup_dir)) == 2  # the safety snapshot was taken first
 
 
 def test_a_runbook_cp_backup_without_a_manifest_can_be_restored_after_its_check(client, backup_dir, seeded_db):
@@ -387,7 +388,7 @@ def test_a_manifestless_file_that_fails_its_check_is_refused_on_the_confirmation
 
 
 def test_restore_refuses_without_csrf_and_unknown_names_are_html_404(client, backup_dir, seeded_db):
-    info = backups.create_backup(seeded_db, backup_dir)
+    info = backups.create_backup(target_from_path(seeded_db), backup_dir)
     log_in(client)
     assert client.post(f"/backups/{info.name}/restore").status_code == 400
     for name in ("profiles.db.bak.20000101-000000", "..%2F..%2Fetc%2Fpasswd", "other.db"):
@@ -500,7 +501,7 @@ def test_cached_pages_are_never_shared_between_sessions(app):
 
 
 def test_a_snapshot_damaged_in_place_is_noticed_once_the_listing_is_revalidated(client, app, backup_dir, seeded_db):
-    info = backups.create_backup(seeded_db, backup_dir)
+    info = backups.create_backup(target_from_path(seeded_db), backup_dir)
     assert ">yes<" in row_of(client.get("/").get_data(as_text=True), "name", info.name)
     with open(info.path, "r+b") as handle:  # same size, same folder entries: only the file's mtime moves
         handle.seek(300)
@@ -524,8 +525,8 @@ def test_age_markers_are_filled_per_second():
 
 
 def test_restore_rows_list_the_profiles_a_restore_brings_back_or_removes():
-    from registry.storage.backups import RegistryChange
     from registry.dashboard.pages import restore_rows
+    from registry.storage.backups import RegistryChange
 
     changes = [
         RegistryChange("a", 10, 5, "older"),

@@ -8,13 +8,14 @@ from conftest import registry_payload, write_row
 
 from registry.cli import main
 from registry.storage.row_inspection import excerpt, inspect_database, inspect_payload, value_offsets
+from registry.storage.sqlite_db import target_from_path
 
 
 def test_rows_are_listed_with_slug_time_and_size(db_path):
     good = json.dumps(registry_payload("default", {"a": {}}))
     write_row(db_path, "default", good, 1_760_000_000_123)
     write_row(db_path, "team", json.dumps(registry_payload("team", {"b": {}})), 5)
-    reports = inspect_database(db_path)
+    reports = inspect_database(target_from_path(db_path))
     assert [(r.slug, r.updated_at_ms, r.size, r.ok) for r in reports] == [
         ("default", 1_760_000_000_123, len(good.encode()), True),
         ("team", 5, len(json.dumps(registry_payload("team", {"b": {}})).encode()), True),

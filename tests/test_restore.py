@@ -16,6 +16,7 @@ from conftest import registry_payload, write_row
 
 from registry.storage import backups
 from registry.storage import sqlite_db as db
+from registry.storage.sqlite_db import target_from_path
 from registry.storage.sqlite_store import SQLiteRegistryStore
 
 
@@ -51,7 +52,7 @@ def live(db_path: Path):
 
 
 def test_restore_while_serving_gives_no_failed_request_and_shows_restored_data(live, db_path, make_app, live_server):
-    snapshot = backups.create_backup(db_path)
+    snapshot = backups.create_backup(target_from_path(db_path))
     put(live, "default", 2_000, {"alpha": {}, "beta": {}, "gamma": {}})
     server = live_server(make_app(db_path))
     url = server.url + "/api/chat/profiles"
@@ -77,7 +78,7 @@ def test_restore_while_serving_gives_no_failed_request_and_shows_restored_data(l
     try:
         while count[0] < 20:
             stop.wait(0.01)
-        result = backups.restore_snapshot(db_path, snapshot.path)
+        result = backups.restore_snapshot(target_from_path(db_path), snapshot.path)
         status, body = get_json(url)  # the next request after the restore
         mid = count[0]
         while count[0] < mid + 20:
@@ -95,7 +96,7 @@ def test_restore_while_serving_gives_no_failed_request_and_shows_restored_data(l
 
 
 def test_restore_never_renames_replaces_or_unlinks_the_live_file(live, db_path, monkeypatch):
-    snapshot = backups.create_backup(db_path)
+    snapshot = backups.create_backup(target_from_path(db_path))
     put(live, "default", 2_000, {"alpha": {}})
     live_names = {os.path.abspath(db_path), os.path.abspath(f"{db_path}-wal"), os.path.abspath(f"{db_path}-shm")}
     touched: list[str] = []
@@ -118,7 +119,7 @@ def test_restore_never_renames_replaces_or_unlinks_the_live_file(live, db_path, 
     monkeypatch.setattr(shutil, "move", guard("shutil.move", real_shutil_move))
     monkeypatch.setattr(shutil, "copyfile", guard("shutil.copyfile", shutil.copyfile))
     inode = db_path.stat().st_ino
-    backups.restore_snapshot(db_path, snapshot.path)
+    backups.restore_snapshot(target_from_path(db_path), snapshot.path)
     assert touched == []
     assert db_path.stat().st_ino == inode
     assert live_rows(db_path)["default"][1] == 1_000
@@ -166,20 +167,20 @@ def _corrupt_snapshots(folder: Path, good: Path) -> dict[str, Path]:
     ],
 )
 def test_corrupt_snapshot_is_refused_and_live_data_is_unchanged(live, db_path, tmp_path, kind, reason):
-    good = backups.create_backup(db_path, tmp_path / "good")
+    good = backups.create_backup(target_from_path(db_path), tmp_path / "good")
     put(live, "default", 2_000, {"alpha": {}, "beta": {}, "gamma": {}})
     snapshot = _corrupt_snapshots(tmp_path / "bad", good.path)[kind]
     before = live_rows(db_path)
-    listed_before = backups.list_snapshots(db_path)
+    listed_before = backups.list_snapshots(target_from_path(db_path))
     with pytest.raises(backups.SnapshotError, match=reason):
-        backups.restore_snapshot(db_path, snapshot)
+        backups.restore_snapshot(target_from_path(db_path), snapshot)
     assert live_rows(db_path) == before
-    assert backups.list_snapshots(db_path) == listed_before, "no safety snapshot for a refused restore"
+    assert backups.list_snapshots(target_from_path(db_path)) == listed_before, "no safety snapshot for a refused restore"
 
 
 def test_offline_copy_over_a_database_with_a_stale_wal_does_not_bring_old_rows_back(live, db_path, tmp_path):
     """Runbook step 5 after a crash: cp the snapshot over profiles.db while the old -wal/-shm are still there."""
-    snapshot = backups.create_backup(db_path)
+    snapshot = backups.create_backup(target_from_path(db_path))
     for i in range(20):
         put(live, f"later{i}", 3_000 + i, {"p": {}})
     crashed = tmp_path / "crashed"
@@ -236,5 +237,5 @@ def test_a_snapshot_with_another_page_size_is_refused_while_live_is_wal(live, db
     conn.close()
     before = live_rows(db_path)
     with pytest.raises(backups.SnapshotError, match="page size 8192 differs"):
-        backups.restore_snapshot(db_path, other)
+        backups.restore_snapshot(target_from_path(db_path), other)
     assert live_rows(db_path) == before

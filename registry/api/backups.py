@@ -9,10 +9,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from registry.storage import backups
 from registry.api.common import service
 from registry.api.errors import json_body, json_error
 from registry.api.schemas import ErrorBodySchema
+from registry.storage import backups
+from registry.storage.sqlite_db import DatabaseTarget
 from registry.web.auth import require_admin
 
 blp = Blueprint("backups", __name__, url_prefix="/api/backups", description="Snapshots of the registry database")
@@ -71,12 +72,12 @@ class NoDatabase(Exception):
     """The service has no SQLite source (YAML only): there is nothing to back up."""
 
 
-def database() -> Path:
-    """The first SQLite source's file: the one the API and the dashboard back up and restore."""
-    sources = service().sqlite_sources()
-    if not sources:
+def database() -> DatabaseTarget:
+    """The database the service backs up (RegistryService.backup_source), with every setting it is served with."""
+    source = service().backup_source()
+    if source is None:
         raise NoDatabase()
-    return sources[0].store.target.path
+    return source.store.target
 
 
 def folder() -> Path | None:
@@ -109,12 +110,12 @@ class Backups(MethodView):
     @_guarded
     def get(self) -> Response:
         """Snapshots of the first SQLite source, newest first."""
-        path = database()
-        snapshots = backups.list_snapshots(path, folder())
+        target = database()
+        snapshots = backups.list_snapshots(target, folder())
         return json_body(
             {
-                "database": str(path),
-                "backup_dir": str(backups.backup_folder(path, folder())),
+                "database": str(target.path),
+                "backup_dir": str(backups.backup_folder(target, folder())),
                 "snapshots": [s.to_dict() for s in snapshots],
             }
         )
@@ -128,13 +129,12 @@ class Backups(MethodView):
     @_guarded
     def post(self) -> Response:
         """Take a checked snapshot now, then apply retention (BACKUP_KEEP, BACKUP_MAX_AGE_DAYS)."""
-        path = database()
-        info = backups.create_backup(path, folder(), reason="api")
-        pruned = backups.prune(
-            path,
+        info, pruned = backups.backup_then_prune(
+            database(),
             folder(),
             keep=current_app.config.get("BACKUP_KEEP"),
             max_age_days=current_app.config.get("BACKUP_MAX_AGE_DAYS"),
+            reason="api",
         )
         return json_body(info.to_dict() | {"pruned": sorted(p.name for p in pruned)}, 201)
 
@@ -150,9 +150,9 @@ class Restore(MethodView):
     @_guarded
     def post(self, name: str) -> Response:
         """Restore a listed snapshot into the live database (a safety snapshot is taken first)."""
-        path = database()
-        snapshot = backups.find_snapshot(path, name, folder())
-        result = backups.restore_snapshot(path, snapshot.path, folder())
+        target = database()
+        snapshot = backups.find_snapshot(target, name, folder())
+        result = backups.restore_snapshot(target, snapshot.path, folder())
         return json_body(
             {
                 "restored": result.snapshot.to_dict(),

@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from registry.storage import backups
 from registry.cli.options import add_registry_sources, non_negative_float, non_negative_int
 from registry.config import DEFAULTS
-from registry.storage.sqlite_db import target_from_dsn
 from registry.domain.errors import StartupError
-from registry.storage.sources import parse_entries
+from registry.storage import backups
+from registry.storage.sources import first_sqlite_target, parse_entries
+from registry.storage.sqlite_db import DatabaseTarget, target_from_path
 
 # Below this size a backup takes well under a second: no progress bar.
 PROGRESS_MIN_BYTES = 16 * 1024 * 1024
@@ -32,30 +32,32 @@ def add_database_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backup-dir", metavar="DIR", help="folder of snapshots (default: the database's folder)")
 
 
-def database_path(args: argparse.Namespace) -> Path:
-    """The database these options name: `--db`, else the first SQLite entry, else the default database."""
+def database_target(args: argparse.Namespace) -> DatabaseTarget:
+    """The database these options name, with its DSN settings: `--db`, else the first SQLite entry, else the default.
+
+    The whole target travels on to backup, restore and inspect, so they connect as the service does (a
+    `sqlite-dsn:...?_journal_mode=DELETE` database is never switched to WAL by a backup).
+    """
     if args.db:
-        return Path(args.db)
-    for spec in parse_entries(args.profile_registries):
-        if spec.kind == "sqlite":
-            return Path(spec.location)
-        if spec.kind == "sqlite-dsn":
-            return target_from_dsn(spec.location).path
+        return target_from_path(args.db)
+    target = first_sqlite_target(parse_entries(args.profile_registries))
+    if target is not None:
+        return target
     if args.profile_registries:
         raise StartupError("no SQLite source among --profile-registries (YAML sources have nothing to back up)")
-    return Path(DEFAULTS["DEFAULT_DATABASE"])
+    return target_from_path(DEFAULTS["DEFAULT_DATABASE"])
 
 
 def backup_dir(args: argparse.Namespace) -> Path | None:
     return Path(args.backup_dir) if args.backup_dir else None
 
 
-def existing_database(args: argparse.Namespace) -> Path:
-    """database_path, which must exist: these commands never create a database."""
-    path = database_path(args)
-    if not path.is_file():
-        raise StartupError(f"database {path} does not exist")
-    return path
+def existing_database(args: argparse.Namespace) -> DatabaseTarget:
+    """database_target, which must exist: these commands never create a database."""
+    target = database_target(args)
+    if not target.path.is_file():
+        raise StartupError(f"database {target.path} does not exist")
+    return target
 
 
 class TerminalProgress:
@@ -166,12 +168,12 @@ def fail(command: str, message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = existing_database(args)
+    target = existing_database(args)
     if args.priority == "low":
         lower_priority()
-    progress = TerminalProgress(path.stat().st_size)
+    progress = TerminalProgress(target.path.stat().st_size)
     try:
-        info = backups.create_backup(path, backup_dir(args), progress=progress)
+        info = backups.create_backup(target, backup_dir(args), progress=progress)
     except KeyboardInterrupt:
         # create_backup removed its temporary file (and the snapshot, had it been renamed before its manifest).
         progress.finish()
@@ -183,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
         return fail("backup", f"{exc}{hint}")
     progress.finish()
     print(info.path)
-    for pruned in backups.prune(path, backup_dir(args), keep=args.keep, max_age_days=args.max_age):
+    # Retention only once the snapshot is written (an interrupted backup above must not have pruned anything).
+    for pruned in backups.prune(target, backup_dir(args), keep=args.keep, max_age_days=args.max_age):
         print(f"pruned {pruned.name}", file=sys.stderr)
     return 0

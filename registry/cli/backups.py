@@ -6,8 +6,8 @@ import argparse
 import json
 from datetime import UTC, datetime
 
+from registry.cli.backup import add_database_options, backup_dir, database_target
 from registry.storage import backups
-from registry.cli.backup import add_database_options, backup_dir, database_path
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -27,13 +27,13 @@ def age(created: datetime, now: datetime) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = database_path(args)
-    snapshots = backups.list_snapshots(path, backup_dir(args))
+    target = database_target(args)
+    snapshots = backups.list_snapshots(target, backup_dir(args))
     if args.json:
         print(json.dumps([s.to_dict() for s in snapshots], indent=2))
         return 0
     if not snapshots:
-        print(f"no snapshots of {path} in {backups.backup_folder(path, backup_dir(args))}")
+        print(f"no snapshots of {target.path} in {backups.backup_folder(target, backup_dir(args))}")
         return 0
     now = datetime.now(UTC)
     rows = [("NAME", "CREATED (UTC)", "AGE", "SIZE", "REGISTRIES", "NEWEST_UPDATED_AT_MS", "VERIFIED")]

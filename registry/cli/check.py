@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from registry.storage import backups
-from registry.cli.backup import add_database_options, backup_dir, database_path
+from registry.cli.backup import add_database_options, backup_dir, database_target
 from registry.cli.options import positive_float
 from registry.domain.documents import MOCK_PARITY_SLUG
+from registry.storage import backups
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 CHAT_PROMPT = "profile-registry check: reply with anything."
@@ -309,7 +309,7 @@ def load_expectations(args: argparse.Namespace) -> Expectations:
     if args.from_snapshot:
         candidate = Path(args.from_snapshot)
         if not candidate.is_file():
-            candidate = backups.find_snapshot(database_path(args), args.from_snapshot, backup_dir(args)).path
+            candidate = backups.find_snapshot(database_target(args), args.from_snapshot, backup_dir(args)).path
         manifest = backups.read_manifest(candidate)
         if manifest is None:
             raise backups.SnapshotError(f"{candidate.name} has no manifest to take expectations from")

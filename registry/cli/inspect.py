@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import textwrap
 
 from registry.cli.backup import add_database_options, existing_database, fail
+from registry.storage.interface import StorageError
 from registry.storage.row_inspection import inspect_database
 
 
@@ -20,10 +20,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = existing_database(args)
+    target = existing_database(args)
+    path = target.path
     try:
-        reports = inspect_database(path, args.slug)
-    except sqlite3.DatabaseError as exc:
+        reports = inspect_database(target, args.slug)
+    except StorageError as exc:
         return fail("inspect", f"cannot read {path}: {exc}")
     if args.json:
         print(json.dumps([r.to_dict() for r in reports], indent=2))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from registry.storage import backups
 from registry.cli.backup import add_database_options, backup_dir, existing_database, fail
+from registry.storage import backups
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -22,17 +22,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = existing_database(args)
+    target = existing_database(args)
     candidate = Path(args.snapshot)
     try:
         if candidate.is_file():
             snapshot_path = candidate
         else:
-            snapshot_path = backups.find_snapshot(path, args.snapshot, backup_dir(args)).path
-        result = backups.restore_snapshot(path, snapshot_path, backup_dir(args))
+            snapshot_path = backups.find_snapshot(target, args.snapshot, backup_dir(args)).path
+        result = backups.restore_snapshot(target, snapshot_path, backup_dir(args))
     except backups.SnapshotError as exc:
         return fail("restore", f"{exc}; nothing was changed")
-    print(f"restored {path} from {result.snapshot.path}")
+    print(f"restored {target.path} from {result.snapshot.path}")
     print(f"safety snapshot of the previous state: {result.safety_snapshot.path}")
     for change in result.changes:
         print(

@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from registry.service.chain import ChainView
 from registry.domain.documents import redact_extensions
 from registry.domain.errors import RegistryError
 from registry.domain.model import Profile, Registry, encode_profile, model_info_of
 from registry.domain.resolve import resolve_profile
+from registry.service.chain import ChainView
 from registry.service.registry_service import RegistryService, permission_warnings
+from registry.storage.backups import backup_folder
 from registry.storage.sources import SQLiteSource
+from registry.storage.sqlite_db import DatabaseTarget
 
 # Where the README tells Windows operators how to restrict the data folder (chmod cannot).
 WINDOWS_ACL_HINT = 'README.md, section "Windows: restrict the data folder with an ACL"'
@@ -51,8 +53,16 @@ class BackupTarget:
     """The database the dashboard backs up (the first SQLite source) and the folder of its snapshots."""
 
     source: SQLiteSource
-    db_path: Path
     backup_dir: Path
+
+    @property
+    def database(self) -> DatabaseTarget:
+        """The database with every setting it is served with: backups and restores connect the same way."""
+        return self.source.store.target
+
+    @property
+    def db_path(self) -> Path:
+        return self.database.path
 
     def live_profiles(self) -> dict[str, list[str]]:
         """Profile slugs of each healthy registry in this database."""
@@ -167,12 +177,11 @@ def stored_profile(profile: Profile) -> dict[str, Any]:
 
 
 def backup_target(service: RegistryService, backup_dir: str | None) -> BackupTarget | None:
-    """The first SQLite source and its snapshot folder (BACKUP_DIR or the database's folder); None without one."""
-    sources = service.sqlite_sources()
-    if not sources:
+    """The database the service backs up and its snapshot folder (BACKUP_DIR or the database's); None without one."""
+    source = service.backup_source()
+    if source is None:
         return None
-    path = Path(sources[0].store.target.path)
-    return BackupTarget(sources[0], path, Path(backup_dir) if backup_dir else path.parent)
+    return BackupTarget(source, backup_folder(source.store.target, Path(backup_dir) if backup_dir else None))
 
 
 def relation_to_live(snapshot_newest_ms: int | None, live_newest_ms: int) -> str:

@@ -10,9 +10,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from registry.storage import backups
 from registry.api.errors import page_error, status_of
-from registry.service.chain import ChainView
 from registry.dashboard import session as admin
 from registry.dashboard.cache import DashboardCaches, Listing, age_marker, fill_ages, split_ages
 from registry.dashboard.chart import ChartPoint, render_chart
@@ -31,7 +29,9 @@ from registry.dashboard.pages import (
 from registry.domain.errors import ProfileNotFound, RegistryError, RegistryNotFound, SlugError
 from registry.domain.model import parse_profile_slug, parse_registry_slug
 from registry.domain.resolve import resolve_profile
+from registry.service.chain import ChainView
 from registry.service.registry_service import RegistryService
+from registry.storage import backups
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ def overview() -> Response:
     listing = None
     if target is not None:
         listing = caches.listings.get(
-            target.backup_dir, lambda: backups.list_snapshots(target.db_path, target.backup_dir)
+            target.backup_dir, lambda: backups.list_snapshots(target.database, target.backup_dir)
         )
     _, health = service.health()
     actor = admin.current_actor()
@@ -336,8 +336,8 @@ def backup_now() -> ResponseReturnValue:
     actor = admin.require_login()
     target = _require_target()
     try:
-        info = backups.create_backup(
-            target.db_path,
+        info, _ = backups.backup_then_prune(
+            target.database,
             target.backup_dir,
             keep=current_app.config.get("BACKUP_KEEP"),
             max_age_days=current_app.config.get("BACKUP_MAX_AGE_DAYS"),
@@ -357,7 +357,7 @@ def restore_confirm(name: str) -> ResponseReturnValue:
     if admin.current_actor() is None:
         return redirect(url_for("dashboard.login_form", next=request.path), 303)
     target = _require_target()
-    snapshot = backups.find_snapshot(target.db_path, name, target.backup_dir)
+    snapshot = backups.find_snapshot(target.database, name, target.backup_dir)
     if snapshot.problem == backups.NO_MANIFEST:
         # A runbook `cp` copy: no manifest lists its rows, so the file is checked now, as the restore will check
         # it (a file that fails is the error page with the reason, and no button).
@@ -367,7 +367,7 @@ def restore_confirm(name: str) -> ResponseReturnValue:
         raise backups.SnapshotError(f"{snapshot.name}: {snapshot.problem}")
     else:
         profiles = snapshot.manifest.get("profiles")
-    changes = backups.compare_with_live(target.db_path, snapshot)
+    changes = backups.compare_with_live(target.database, snapshot)
     rows = restore_rows(changes, target.live_profiles(), profiles if isinstance(profiles, dict) else None)
     return render_template("restore.html", snapshot=snapshot, rows=rows, target=target)
 
@@ -377,14 +377,14 @@ def restore(name: str) -> ResponseReturnValue:
     """Copy the snapshot into the live database; the data it replaces is kept as a safety snapshot."""
     actor = admin.require_login()
     target = _require_target()
-    snapshot = backups.find_snapshot(target.db_path, name, target.backup_dir)
+    snapshot = backups.find_snapshot(target.database, name, target.backup_dir)
     try:
-        result = backups.restore_snapshot(target.db_path, snapshot.path, target.backup_dir)
+        result = backups.restore_snapshot(target.database, snapshot.path, target.backup_dir)
     except (OSError, RegistryError) as exc:
         log.error("dashboard restore of %s by %s failed: %s", name, actor, exc)
         flash(f"Restore from {name} failed: {exc}", "error")
     else:
         log.warning("dashboard restore by %s from %s", actor, name)
-        safety = getattr(result.safety_snapshot, "name", result.safety_snapshot)
+        safety = result.safety_snapshot.name
         flash(f"Restored from {name}. The data it replaced is kept in snapshot {safety}.", "info")
     return redirect(url_for("dashboard.overview"), 303)

@@ -12,9 +12,9 @@ from typing import Any
 
 from registry.domain import gojson
 from registry.domain.catalog import SchemaCatalog, default_catalog
-from registry.service.chain import RegistryChain
 from registry.domain.errors import StartupError
 from registry.domain.model import encode_registry
+from registry.service.chain import RegistryChain
 from registry.storage.sources import SourceSpec, SQLiteSource, load_yaml_registry, open_source, parse_entries
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,10 @@ class RegistryService:
     def sqlite_sources(self) -> list[SQLiteSource]:
         """The SQLite sources, in chain order."""
         return [s for s in self.chain.sources if isinstance(s, SQLiteSource)]
+
+    def backup_source(self) -> SQLiteSource | None:
+        """The database the API and the dashboard back up and restore: the first SQLite source (None: YAML only)."""
+        return next(iter(self.sqlite_sources()), None)
 
     def health(self) -> tuple[int, dict[str, Any]]:
         """GET /api/health: 200 ok/degraded while anything can be served, 503 when no registry can be read."""

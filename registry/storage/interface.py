@@ -25,6 +25,18 @@ T = TypeVar("T")
 Progress = Callable[[str, int, int], None]
 
 
+class StorageError(RegistryError):
+    """The database could not be read or written; the message is the engine's reason.
+
+    `kind` lets the web layer answer without knowing the engine: "full" (the disk or database is full, the write
+    was not stored), "busy" (another writer held the database past the busy timeout; try again) or "other".
+    """
+
+    def __init__(self, message: str, kind: str = "other") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 class SnapshotError(RegistryError):
     """A snapshot failed a check (or could not be made or restored); the message is the reason."""
 
@@ -75,6 +87,16 @@ class RowWrite:
     after: Registry | None
     quarantine_reason: str | None
     updated_at_ms: int
+
+
+@dataclass(frozen=True)
+class CheckedDatabase:
+    """The facts a successful check of a snapshot file produced: slug -> updated_at_ms, defaults, profile slugs."""
+
+    registries: dict[str, int]
+    defaults: dict[str, str]
+    profiles: dict[str, list[str]]
+    page_size: int
 
 
 @dataclass(frozen=True)

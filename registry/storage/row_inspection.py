@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from registry.domain.errors import SlugError, ValidationError
 from registry.domain.model import DecodeError, decode_registry, validate_profile
-from registry.storage.sqlite_store import TABLE, parse_row, row_timestamp
+from registry.storage.sqlite_db import DatabaseTarget
+from registry.storage.sqlite_store import parse_row, row_timestamp, stored_rows
 
 EXCERPT_WIDTH = 72
 JsonPath = tuple[str | int, ...]
@@ -213,15 +212,10 @@ def inspect_payload(slug: str, payload_json: str) -> tuple[str | None, Location 
     return None, None
 
 
-def inspect_connection(conn: sqlite3.Connection, slug: str | None = None) -> list[RowReport]:
-    """Every row (or the one named), sorted by slug."""
-    query = f"SELECT slug, payload_json, updated_at_ms FROM {TABLE}"
-    args: tuple[str, ...] = ()
-    if slug:
-        query += " WHERE slug = ?"
-        args = (slug,)
+def inspect_database(target: DatabaseTarget, slug: str | None = None) -> list[RowReport]:
+    """Every row of the database (live or a snapshot; or the one named), sorted by slug; StorageError if unreadable."""
     reports = []
-    for row_slug, payload, updated in conn.execute(query + " ORDER BY slug", args):
+    for row_slug, payload, updated in stored_rows(target, slug or None):
         text = payload if isinstance(payload, str) else bytes(payload or b"").decode("utf-8", "replace")
         error, location = inspect_payload(str(row_slug), text)
         updated_at_ms, stamp_problem = row_timestamp(updated)
@@ -229,12 +223,3 @@ def inspect_connection(conn: sqlite3.Connection, slug: str | None = None) -> lis
             error = stamp_problem
         reports.append(RowReport(str(row_slug), updated_at_ms, len(text.encode("utf-8")), error, location))
     return reports
-
-
-def inspect_database(path: Path, slug: str | None = None) -> list[RowReport]:
-    """Open `path` read-only (a live database or a snapshot) and inspect its rows."""
-    conn = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True, isolation_level=None)
-    try:
-        return inspect_connection(conn, slug)
-    finally:
-        conn.close()

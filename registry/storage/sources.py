@@ -9,14 +9,14 @@ from typing import Protocol
 
 import yaml
 
-from registry.storage import sqlite_db as db
 from registry.domain.errors import RegistryError, StartupError, ValidationError
 from registry.domain.model import DecodeError, Registry, decode_profile, decode_registry, validate_registry
+from registry.storage import sqlite_db as db
 from registry.storage.interface import LoadedRegistry, StoreSnapshot
+from registry.storage.sqlite_files import has_sqlite_header
 from registry.storage.sqlite_store import SQLiteRegistryStore
 
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
-SQLITE_HEADER = b"SQLite format 3"
 
 
 @dataclass(frozen=True)
@@ -57,11 +57,10 @@ def parse_entry(entry: str) -> SourceSpec:
     path = Path(entry)
     if path.is_file():
         try:
-            with path.open("rb") as handle:
-                header = handle.read(len(SQLITE_HEADER))
+            is_sqlite = has_sqlite_header(path)
         except OSError as exc:
             raise StartupError(f"cannot read profile registry source {entry}: {exc.strerror}") from exc
-        if header == SQLITE_HEADER:
+        if is_sqlite:
             return SourceSpec("sqlite", entry, raw)
     return SourceSpec("yaml", entry, raw)
 
@@ -158,6 +157,16 @@ def load_yaml_registry(text: str, label: str) -> Registry:
     return registry
 
 
+def sqlite_target(spec: SourceSpec) -> db.DatabaseTarget:
+    """The database a `sqlite` or `sqlite-dsn` entry names, with every setting of its DSN."""
+    return db.target_from_dsn(spec.location) if spec.kind == "sqlite-dsn" else db.target_from_path(spec.location)
+
+
+def first_sqlite_target(specs: list[SourceSpec]) -> db.DatabaseTarget | None:
+    """The database that backups, restores and inspection act on: the first SQLite entry (None: YAML only)."""
+    return next((sqlite_target(spec) for spec in specs if spec.kind in ("sqlite", "sqlite-dsn")), None)
+
+
 def open_source(spec: SourceSpec) -> RegistrySource:
     """Open one source; any failure is a StartupError with a one-line reason."""
     if spec.kind == "yaml":
@@ -169,5 +178,4 @@ def open_source(spec: SourceSpec) -> RegistrySource:
         except (OSError, UnicodeDecodeError) as exc:
             raise StartupError(f"yaml profile registry source {spec.location!r}: {exc}") from exc
         return YAMLSource(load_yaml_registry(text, spec.location), spec.raw, len(text.encode()))
-    target = db.target_from_dsn(spec.location) if spec.kind == "sqlite-dsn" else db.target_from_path(spec.location)
-    return SQLiteSource(SQLiteRegistryStore(target).open(), spec.raw)
+    return SQLiteSource(SQLiteRegistryStore(sqlite_target(spec)).open(), spec.raw)

@@ -32,15 +32,18 @@ from registry.domain.model import (
 )
 from registry.storage import sqlite_db as db
 from registry.storage.interface import (
+    CheckedDatabase,
     LoadedRegistry,
     Progress,
     QuarantinedRow,
     RegistryStore,
     RowWrite,
     SnapshotError,
+    StorageError,
     StoreHealth,
     StoreSnapshot,
 )
+from registry.storage.sqlite_files import move_stale_wal
 from registry.storage.walwatch import WalIndexWatch
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,20 @@ CREATE_TABLE = (
 EXPECTED_COLUMNS = ("slug", "payload_json", "updated_at_ms")
 # Our schema version, kept in PRAGMA user_version so the table stays exactly the reference's.
 SCHEMA_VERSION = 1
+
+
+def table_columns(conn: sqlite3.Connection) -> tuple[str, ...] | None:
+    """The registry table's column names, or None when the database has no such table."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (TABLE,)).fetchone() is None:
+        return None
+    return tuple(r[1] for r in conn.execute(f"PRAGMA table_info({TABLE})"))
+
+
+def select_rows(conn: sqlite3.Connection, slug: str | None = None) -> sqlite3.Cursor:
+    """Every row (or the rows stored under exactly `slug`) as (slug, payload_json, updated_at_ms), by slug."""
+    if slug is None:
+        return conn.execute(f"SELECT slug, payload_json, updated_at_ms FROM {TABLE} ORDER BY slug")
+    return conn.execute(f"SELECT slug, payload_json, updated_at_ms FROM {TABLE} WHERE slug = ? ORDER BY slug", (slug,))
 
 
 def parse_row(row_slug: str, payload_json: str) -> Registry:
@@ -131,9 +148,7 @@ class SQLiteRegistryStore:
         self.read_only = path.is_file() and not os.access(path, os.W_OK)
         if not self.created and not self.read_only:
             # The runbook's offline restore (cp a snapshot over the file) can leave the old -wal beside it, which
-            # SQLite would replay on open. Imported here because backups imports this module.
-            from registry.storage.backups import move_stale_wal
-
+            # SQLite would replay on open.
             move_stale_wal(path)
         try:
             if self.created and path.parent.is_dir():
@@ -164,15 +179,15 @@ class SQLiteRegistryStore:
         return self
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        if TABLE in tables:
-            columns = tuple(r[1] for r in conn.execute(f"PRAGMA table_info({TABLE})"))
+        columns = table_columns(conn)
+        if columns is not None:
             if not set(EXPECTED_COLUMNS) <= set(columns):
                 raise StartupError(
                     f"database {self.target.path}: table {TABLE} has columns {', '.join(columns)}, "
                     f"expected {', '.join(EXPECTED_COLUMNS)}"
                 )
             return
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         others = [t for t in tables if not t.startswith("sqlite_")]
         if others:
             raise StartupError(
@@ -273,7 +288,7 @@ class SQLiteRegistryStore:
         return self.snapshot().generation != generation
 
     def _load(self, conn: sqlite3.Connection) -> StoreSnapshot:
-        rows = conn.execute(f"SELECT slug, payload_json, updated_at_ms FROM {TABLE} ORDER BY slug ASC").fetchall()
+        rows = select_rows(conn).fetchall()
         if rows == self._rows_state:
             return self._snapshot
         self._rows_state = rows
@@ -317,14 +332,6 @@ class SQLiteRegistryStore:
             return "payload_json is nested too deeply to decode"
         except Exception as exc:  # noqa: BLE001 - one bad row must never take every request down with it
             return f"payload_json could not be decoded: {type(exc).__name__}: {exc}"
-
-    def raw_rows(self) -> list[tuple[str, str, int]]:
-        """Every row as stored (slug, payload_json, updated_at_ms), for inspection tools."""
-        conn = self.connect()
-        try:
-            return conn.execute(f"SELECT slug, payload_json, updated_at_ms FROM {TABLE} ORDER BY slug").fetchall()
-        finally:
-            conn.close()
 
     # --- writing ------------------------------------------------------------------------------------------
 
@@ -566,6 +573,13 @@ def restore_database(target: db.DatabaseTarget, snapshot_path: Path, before_copy
             # Our own writers wait from `before_copy` (the safety snapshot) to the end of the copy, so no write of
             # this process falls between them (it would be in neither). Writers in other processes are not held back.
             with db.write_lock(target):
+                # The backup API retries a busy destination forever: wait for another process's write transaction
+                # here instead, for the target's busy timeout at most, before anything (the safety snapshot) is done.
+                try:
+                    live.execute("BEGIN IMMEDIATE")
+                    live.execute("ROLLBACK")
+                except sqlite3.OperationalError as exc:
+                    raise SnapshotError(f"restore into {target.path} refused: {exc}") from exc
                 value = before_copy()
                 try:
                     source.backup(live)
@@ -578,6 +592,96 @@ def restore_database(target: db.DatabaseTarget, snapshot_path: Path, before_copy
     finally:
         source.close()
     return value
+
+
+def check_database_file(path: Path, label: str, progress: Progress | None = None) -> CheckedDatabase:
+    """integrity_check, the table and its columns, every payload decodes and validates; SnapshotError otherwise."""
+    try:
+        conn = open_snapshot_file(path)
+    except sqlite3.Error as exc:
+        raise SnapshotError(f"{path.name}: cannot open: {exc}") from exc
+    try:
+        return _check_connection(conn, label, progress)
+    finally:
+        conn.close()
+
+
+def _check_connection(conn: sqlite3.Connection, label: str, progress: Progress | None) -> CheckedDatabase:
+    try:
+        result = [r[0] for r in conn.execute("PRAGMA integrity_check(20)")]
+        if result != ["ok"]:
+            raise SnapshotError(f"{label}: integrity check failed: {'; '.join(result[:5])}")
+        columns = table_columns(conn)
+        if columns is None:
+            raise SnapshotError(f"{label}: no {TABLE} table")
+        if not set(EXPECTED_COLUMNS) <= set(columns):
+            raise SnapshotError(
+                f"{label}: table {TABLE} lacks columns {', '.join(sorted(set(EXPECTED_COLUMNS) - set(columns)))}"
+            )
+        total = conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        registries: dict[str, int] = {}
+        defaults: dict[str, str] = {}
+        profiles: dict[str, list[str]] = {}
+        for i, (slug, payload, updated) in enumerate(select_rows(conn)):
+            text = payload if isinstance(payload, str) else bytes(payload or b"").decode("utf-8", "replace")
+            try:
+                registry = parse_row(str(slug), text)
+            except (DecodeError, SlugError, ValidationError) as exc:
+                raise SnapshotError(f"{label}: registry {slug!r} has a bad payload: {exc}") from exc
+            updated_at_ms, stamp_problem = row_timestamp(updated)
+            if stamp_problem:
+                raise SnapshotError(f"{label}: registry {slug!r}: {stamp_problem}")
+            registries[registry["slug"]] = updated_at_ms
+            defaults[registry["slug"]] = registry.get("default_profile_slug") or ""
+            profiles[registry["slug"]] = sorted(registry["profiles"])
+            if progress:
+                progress("check", i + 1, total)
+    except sqlite3.DatabaseError as exc:
+        raise SnapshotError(f"{label}: not a usable SQLite database: {exc}") from exc
+    return CheckedDatabase(registries, defaults, profiles, int(page_size))
+
+
+def stored_rows(target: db.DatabaseTarget, slug: str | None = None) -> list[tuple[Any, Any, Any]]:
+    """Every row (or those stored under exactly `slug`) as stored, read-only: (slug, payload_json, updated_at_ms).
+
+    The values are as the sqlite3 shell left them (a BLOB, a number...); StorageError when the file cannot be
+    read as a registry database.
+    """
+    try:
+        conn = db.connect(target, read_only=True)
+        try:
+            return select_rows(conn, slug).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(str(exc)) from exc
+
+
+def row_stamps(target: db.DatabaseTarget) -> dict[str, int]:
+    """slug -> updated_at_ms of every row as stored (read-only; restores compare these)."""
+    conn = db.connect(target, read_only=True)
+    try:
+        return {str(s): row_timestamp(u)[0] for s, u in conn.execute(f"SELECT slug, updated_at_ms FROM {TABLE}")}
+    finally:
+        conn.close()
+
+
+def checkpoint_after_backup(target: db.DatabaseTarget) -> None:
+    """The backup's read transaction pinned the WAL; writes made meanwhile are moved into the main file now.
+
+    Without this, the service's per-write checkpoint property ("cp of the main file holds every row") would not
+    hold for writes committed while a backup ran, until the next write. The connection carries the target's
+    settings, so a database kept in another journal mode stays in it.
+    """
+    try:
+        conn = db.connect(target)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        log.warning("checkpoint after backup of %s failed: %s", target.path, exc)
 
 
 def open_snapshot_file(path: Path) -> sqlite3.Connection:

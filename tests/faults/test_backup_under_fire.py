@@ -92,7 +92,7 @@ def test_snapshots_during_write_storm_verify_and_restore(tmp_path: Path) -> None
     try:
         for _ in range(SNAPSHOTS):
             committed_before = list(storm.reported)
-            info = create_backup(db, backup_dir)
+            info = create_backup(target_from_path(db), backup_dir)
             verify_snapshot(info.path)
             held = rows_of(info.path)
             missing = [n for n in committed_before if f"storm-{n}" not in held]
@@ -110,7 +110,7 @@ def test_snapshots_during_write_storm_verify_and_restore(tmp_path: Path) -> None
     # Each later snapshot holds at least what an earlier one held (the writer only adds rows).
     sizes = [len(held) for _, held in snapshots]
     assert sizes == sorted(sizes)
-    listed = {s.name for s in list_snapshots(db, backup_dir)}
+    listed = {s.name for s in list_snapshots(target_from_path(db), backup_dir)}
     assert {info.name for info, _ in snapshots} <= listed
 
     # Every snapshot restores into a database of its own and gives back exactly its rows.
@@ -118,12 +118,12 @@ def test_snapshots_during_write_storm_verify_and_restore(tmp_path: Path) -> None
         scratch = tmp_path / f"scratch-{i}" / "profiles.db"
         scratch.parent.mkdir()
         SQLiteRegistryStore(target_from_path(scratch)).open().close()
-        restore_snapshot(scratch, info.path, backup_dir=scratch.parent / "backups")
+        restore_snapshot(target_from_path(scratch), info.path, backup_dir=scratch.parent / "backups")
         assert rows_of(scratch) == held, info.name
 
     # And the oldest one restores into the live database the storm was writing, which then serves it.
     oldest, held = snapshots[0]
-    restore_snapshot(db, oldest.path, backup_dir)
+    restore_snapshot(target_from_path(db), oldest.path, backup_dir)
     assert rows_of(db) == held
     app = create_app({"PROFILE_REGISTRIES": [str(db)], "TESTING": True})
     try:

@@ -1,0 +1,128 @@
+"""Snapshot files on disk: where they live, what they are called, and how one is written durably and hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from registry.storage.interface import Progress
+from registry.storage.sqlite_db import DatabaseTarget
+from registry.storage.sqlite_files import FILE_STAMP
+
+# Prefix of a snapshot (or manifest) being written: never listed, removed by retention once abandoned.
+TMP_PREFIX = ".tmp-"
+
+
+def backup_folder(target: DatabaseTarget, backup_dir: Path | None = None) -> Path:
+    """Where snapshots of the database live: `backup_dir`, else the database's own folder (as in the runbook)."""
+    return Path(backup_dir) if backup_dir is not None else target.path.absolute().parent
+
+
+def snapshot_name(target: DatabaseTarget, created: datetime) -> str:
+    """The runbook's name for a snapshot taken at `created` (UTC): `profiles.db.bak.YYYYMMDD-HHMMSS`."""
+    return f"{target.path.name}.bak.{created.strftime(FILE_STAMP)}"
+
+
+def snapshot_name_pattern(target: DatabaseTarget) -> re.Pattern[str]:
+    """Matches the database's snapshot names (with the `-2`, `-3` of same-second snapshots); group 1 the stamp."""
+    return re.compile(rf"^{re.escape(target.path.name)}\.bak\.(\d{{8}}-\d{{6}})(?:-(\d+))?$")
+
+
+def stamp_of(name: str, target: DatabaseTarget) -> datetime | None:
+    """The UTC time in a snapshot's name, or None when the name is not one of the database's snapshots."""
+    match = snapshot_name_pattern(target).match(name)
+    return datetime.strptime(match.group(1), FILE_STAMP).replace(tzinfo=UTC) if match else None
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename durable; directories cannot be opened on Windows, where NTFS journals the rename itself."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def create_private(path: Path) -> None:
+    """Create an empty owner-only file (0600 on POSIX; Windows ignores the mode, see README on ACLs)."""
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0), 0o600))
+
+
+def publish(tmp: Path, folder: Path, base: str) -> Path:
+    """Move `tmp` to `base` or `base-2`, `base-3`...: never over an existing file."""
+    n = 1
+    while True:
+        final = folder / (base if n == 1 else f"{base}-{n}")
+        try:
+            if hasattr(os, "link"):
+                # link() fails when the name exists, which rename() on POSIX would silently overwrite.
+                os.link(tmp, final)
+                os.unlink(tmp)
+            else:
+                os.rename(tmp, final)  # Windows: rename refuses an existing target
+            return final
+        except FileExistsError:
+            n += 1
+        except OSError:
+            if final.exists():
+                n += 1
+                continue
+            # A filesystem without hard links (FAT, some network shares): fall back to a checked rename.
+            os.rename(tmp, final)
+            return final
+
+
+def sha256_file(path: Path, progress: Progress | None = None) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    total = path.stat().st_size
+    done = 0
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+            done += len(block)
+            if progress:
+                progress("hash", done, total)
+    return digest.hexdigest()
+
+
+# (path, size, mtime_ns, inode) -> sha256: hashing a large snapshot once per process is enough.
+_sha_cache: dict[tuple[str, int, int, int], str] = {}
+_sha_cache_lock = threading.Lock()
+
+
+def _sha_key(path: Path) -> tuple[str, int, int, int]:
+    st = path.stat()
+    return (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def remember_sha(path: Path, sha: str) -> None:
+    """Record a hash just computed, so listing the file does not hash it again."""
+    with _sha_cache_lock:
+        _sha_cache[_sha_key(path)] = sha
+
+
+def cached_sha(path: Path) -> str:
+    """The file's sha256, hashed at most once per process while its size, mtime and inode stay the same."""
+    key = _sha_key(path)
+    with _sha_cache_lock:
+        if key in _sha_cache:
+            return _sha_cache[key]
+    sha = sha256_file(path)
+    with _sha_cache_lock:
+        _sha_cache[key] = sha
+    return sha

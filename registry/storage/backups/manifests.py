@@ -1,0 +1,205 @@
+"""The JSON manifest beside each snapshot, and what a snapshot file and its manifest say together (SnapshotInfo).
+
+`<snapshot>.manifest.json` records the snapshot's sha256 and size (so a damaged or altered file is noticed), the
+rows' `updated_at_ms`, each registry's profiles and default, and why the snapshot was taken.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from registry.storage.backups.files import TMP_PREFIX, cached_sha, create_private, stamp_of
+from registry.storage.interface import CheckedDatabase, SnapshotError
+from registry.storage.sqlite_db import DatabaseTarget
+
+MANIFEST_SUFFIX = ".manifest.json"
+MANIFEST_FORMAT = 1
+# The `tool` a manifest names: retention deletes only snapshots this tool made.
+TOOL = "profile-registry"
+NO_MANIFEST = "no manifest (not made by profile-registry backup)"
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """One snapshot file as listed: where, when, how big, whether its manifest and checksum agree."""
+
+    name: str
+    path: Path
+    created_at: datetime
+    size: int
+    sha256: str | None
+    verified: bool
+    registries: dict[str, int]
+    newest_updated_at_ms: int | None
+    problem: str | None
+    manifest: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def restorable(self) -> bool:
+        """Offered for restore: verified against its manifest, or a runbook `cp` copy that has none.
+
+        Either way restore_snapshot checks the file itself first (integrity, schema, every row), as the CLI does;
+        a snapshot whose manifest disagrees with it (or cannot be read) is never offered.
+        """
+        return self.verified or self.problem == NO_MANIFEST
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for `backups --json` and the API."""
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
+            "size": self.size,
+            "sha256": self.sha256,
+            "verified": self.verified,
+            "registries": dict(self.registries),
+            "newest_updated_at_ms": self.newest_updated_at_ms,
+            "problem": self.problem,
+            "reason": self.manifest.get("reason", ""),
+        }
+
+
+def manifest_path(snapshot_path: Path) -> Path:
+    """The manifest beside a snapshot."""
+    return snapshot_path.with_name(snapshot_path.name + MANIFEST_SUFFIX)
+
+
+def new_manifest(
+    snapshot: Path, target: DatabaseTarget, created: datetime, reason: str, sha: str, checked: CheckedDatabase
+) -> dict[str, Any]:
+    """The manifest of a snapshot just taken and checked."""
+    return {
+        "format": MANIFEST_FORMAT,
+        "tool": TOOL,
+        "snapshot": snapshot.name,
+        "database": str(target.path.absolute()),
+        "created_at": created.isoformat().replace("+00:00", "Z"),
+        "reason": reason,
+        "sha256": sha,
+        "size": snapshot.stat().st_size,
+        "page_size": checked.page_size,
+        "registries": checked.registries,
+        "default_profiles": checked.defaults,
+        "profiles": checked.profiles,
+        "newest_updated_at_ms": max(checked.registries.values(), default=None),
+    }
+
+
+def read_manifest(snapshot_path: Path) -> dict[str, Any] | None:
+    """The manifest's JSON, or None when there is none; SnapshotError when it exists but is unreadable."""
+    path = manifest_path(snapshot_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise SnapshotError(f"{path.name}: cannot read manifest: {exc.strerror}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SnapshotError(f"{path.name}: manifest is not JSON: {exc.msg}") from exc
+    if not isinstance(data, dict):
+        raise SnapshotError(f"{path.name}: manifest is not a JSON object")
+    return data
+
+
+def write_manifest(snapshot: Path, manifest: dict[str, Any]) -> None:
+    """Write the manifest beside the snapshot: owner-only, synced, then renamed into place."""
+    path = manifest_path(snapshot)
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{secrets.token_hex(4)}")
+    create_private(tmp)
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            json.dump(manifest, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def snapshot_info(
+    path: Path,
+    target: DatabaseTarget,
+    manifest: dict[str, Any] | None,
+    sha_checked: str | None = None,
+    *,
+    hash_file: bool = True,
+) -> SnapshotInfo:
+    """SnapshotInfo from the file and its manifest; `verified` means the manifest's size and sha256 match.
+
+    With hash_file=False the manifest's checksum is trusted (only the size is compared).
+    """
+    stamp = stamp_of(path.name, target)
+    size = path.stat().st_size
+    problem = None
+    sha = None
+    registries: dict[str, int] = {}
+    newest = None
+    if manifest is None:
+        problem = NO_MANIFEST
+    else:
+        raw = manifest.get("registries")
+        registries = {str(k): int(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+        newest = manifest.get("newest_updated_at_ms")
+        if manifest.get("snapshot") != path.name:
+            problem = f"manifest names {manifest.get('snapshot')!r}, not this file"
+        elif manifest.get("size") != size:
+            problem = f"size {size} does not match the manifest ({manifest.get('size')})"
+        elif not hash_file and sha_checked is None:
+            sha = manifest.get("sha256")
+        else:
+            sha = sha_checked or cached_sha(path)
+            if sha != manifest.get("sha256"):
+                problem = "checksum mismatch with the manifest"
+        try:
+            created = datetime.fromisoformat(str(manifest.get("created_at")))
+            stamp = created.astimezone(UTC)
+        except ValueError:
+            pass
+    if stamp is None:
+        stamp = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    return SnapshotInfo(
+        name=path.name,
+        path=path,
+        created_at=stamp,
+        size=size,
+        sha256=sha if problem is None else (manifest or {}).get("sha256"),
+        verified=problem is None,
+        registries=registries,
+        newest_updated_at_ms=int(newest) if isinstance(newest, int) else None,
+        problem=problem,
+        manifest=manifest or {},
+    )
+
+
+def broken_info(path: Path, problem: str) -> SnapshotInfo:
+    """A snapshot whose manifest cannot be read: listed, never verified, never pruned."""
+    st = path.stat()
+    return SnapshotInfo(
+        path.name, path, datetime.fromtimestamp(st.st_mtime, UTC), st.st_size, None, False, {}, None, problem
+    )
+
+
+def unlisted_info(path: Path, checked: CheckedDatabase) -> SnapshotInfo:
+    """A checked snapshot without a manifest (a runbook `cp` file): facts from the check itself."""
+    st = path.stat()
+    return SnapshotInfo(
+        name=path.name,
+        path=path,
+        created_at=datetime.fromtimestamp(st.st_mtime, UTC),
+        size=st.st_size,
+        sha256=None,
+        verified=False,
+        registries=checked.registries,
+        newest_updated_at_ms=max(checked.registries.values(), default=None),
+        problem=NO_MANIFEST,
+    )
