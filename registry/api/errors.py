@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from http import HTTPStatus
 
 from flask import Flask, Response, render_template, request
@@ -31,6 +30,7 @@ from registry.domain.errors import (
 )
 from registry.domain.model import parse_profile_slug
 from registry.domain.payload_validation import PayloadSchemaError
+from registry.storage.interface import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -174,15 +174,15 @@ def install(app: Flask, api: Api) -> None:
             return Response(gojson.body({"error": "bad request"}), status=400, mimetype="application/json")
         return api_error(400, "bad request" if is_reference_request() else "request body is nested too deeply")
 
-    @app.errorhandler(sqlite3.OperationalError)
-    def handle_database_error(exc: sqlite3.OperationalError) -> Response:
+    @app.errorhandler(StorageError)
+    def handle_database_error(exc: StorageError) -> Response:
         # A write that hits a full disk (or a file-size limit) fails inside its transaction, which rolls back:
         # tell the client what happened instead of a bare 500. Other database errors stay 500s.
         text = str(exc)
         log.error("database error on %s %s: %s", request.method, request.path, text)
-        if "full" in text or "disk I/O error" in text:
+        if exc.kind == "full":
             return api_error(507, f"the write was not stored: database or disk is full ({text})")
-        if "locked" in text or "busy" in text:
+        if exc.kind == "busy":
             return api_error(503, f"the database is busy, try again ({text})")
         return api_error(500, UNAVAILABLE if is_reference_request() else "database error")
 

@@ -74,8 +74,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def build_app(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The app for these options; raises StartupError with a one-line reason."""
-    writable = bool(getattr(args, "writable", False))
-    tokens = load_tokens(getattr(args, "token_file", None))
+    writable = bool(args.writable)
+    tokens = load_tokens(args.token_file)
     if writable and not tokens:
         # Checked before any source is opened: a writable server nobody can authenticate to is a mistake.
         raise StartupError(f"--writable needs an admin token: set {TOKEN_ENV} or pass --token-file FILE")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from registry.domain.errors import ProfileNotFound, RegistryError, SlugError, ValidationError, VersionConflict
+from registry.domain.errors import ProfileNotFound, RegistryError, ValidationError, VersionConflict
 from registry.domain.model import (
     Profile,
     Registry,
@@ -259,16 +259,6 @@ def put_registry(
 def delete_registry(existing: Registry, *, expected_version: int | None = None) -> None:
     """Check that a registry may be deleted (its version); the caller removes the row."""
     check_version("registry", existing["slug"], expected_version, version_of(existing))
-
-
-def parse_slug_field(kind: str, raw: Any, field: str) -> str:
-    """A slug from a request field, as a ValidationError naming the field when it does not parse."""
-    if not isinstance(raw, str) or not raw.strip():
-        raise ValidationError(field, "must not be empty")
-    try:
-        return parse_registry_slug(raw) if kind == "registry" else parse_profile_slug(raw)
-    except SlugError as exc:
-        raise ValidationError(field, str(exc)) from exc
 
 
 # --- stack topology across the whole chain -----------------------------------------------------------------

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from registry.domain.errors import ValidationError
 from registry.domain.model import MAX_STACK_DEPTH, Profile, Registry
+from registry.domain.runtime_plan import merge_runtime_plan
 
 if TYPE_CHECKING:
     from registry.service.chain import ChainView
@@ -181,8 +182,6 @@ def resolve_profile(view: ChainView, registry_slug: str, profile_slug: str) -> R
 
     Raises ValidationError, ProfileNotFound, RegistryNotFound or RegistryQuarantined.
     """
-    from registry.domain.runtime_plan import merge_runtime_plan  # runtime.py builds on this module's types
-
     registry_slug, profile_slug = view.resolve_input(registry_slug or view.default_registry, profile_slug)
     layers = expand_stack(view, registry_slug, profile_slug)
     lineage: list[LineageEntry] = []

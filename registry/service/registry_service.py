@@ -78,13 +78,13 @@ class RegistryService:
         view = self.chain.view()
         databases = []
         for source in self.sqlite_sources():
-            settings = source.store.settings()
+            health = source.store.health()
             databases.append(
                 {
-                    "path": str(source.store.target.path),
-                    "journal_mode": settings["journal_mode"],
-                    "busy_timeout_ms": settings["busy_timeout_ms"],
-                    "read_only": source.store.read_only,
+                    "path": health.location,
+                    "journal_mode": health.settings["journal_mode"],
+                    "busy_timeout_ms": health.settings["busy_timeout_ms"],
+                    "read_only": health.read_only,
                     "permission_warnings": permission_warnings(source.store.target.path),
                 }
             )

@@ -11,13 +11,19 @@ from collections.abc import Callable
 from typing import Any
 
 from registry.domain import edits
-from registry.domain.errors import ReadOnlyStore, RegistryNotFound, RegistryQuarantined, ValidationError, VersionConflict
+from registry.domain.errors import (
+    ReadOnlyStore,
+    RegistryNotFound,
+    RegistryQuarantined,
+    ValidationError,
+    VersionConflict,
+)
 from registry.domain.model import DecodeError, Registry, decode_registry
 from registry.domain.payload_validation import PayloadValidator
+from registry.service.chain import ChainView
 from registry.service.registry_service import RegistryService
-from registry.storage.sources import SQLiteSource
 from registry.storage.interface import RowWrite
-from registry.storage.sqlite_store import SQLiteRegistryStore
+from registry.storage.sources import SQLiteSource
 
 Edit = Callable[[Registry | None, int], Registry | None]
 
@@ -63,63 +69,77 @@ class RegistryWriter:
 
     # --- where a registry lives ------------------------------------------------------------------------------
 
-    def store_for(self, slug: str, *, create: bool = False) -> SQLiteRegistryStore:
-        """The store holding `slug`; with `create`, the last (top of stack) SQLite source for a new registry."""
-        view = self.service.chain.view()
+    def _source_for(self, view: ChainView, slug: str, *, create: bool = False) -> tuple[int, SQLiteSource]:
+        """The source holding `slug` and its place in the chain; with `create`, the top writable SQLite source."""
+        sources = self.service.chain.sources
         label = view.source_of.get(slug)
         if label is not None:
-            source = next(s for s in self.service.chain.sources if s.label == label)
+            index, source = next((i, s) for i, s in enumerate(sources) if s.label == label)
             if not isinstance(source, SQLiteSource):
                 raise NotWritable(f'registry "{slug}" comes from the YAML source {label}; edit that file instead')
             if source.store.read_only:
                 raise NotWritable(f'registry "{slug}" lives in {source.store.target.path}, which is read-only')
-            return source.store
+            return index, source
         if not create:
             raise RegistryNotFound()
-        sqlite = [s for s in self.service.sqlite_sources() if not s.store.read_only]
-        if not sqlite:
+        writable = [(i, s) for i, s in enumerate(sources) if isinstance(s, SQLiteSource) and not s.store.read_only]
+        if not writable:
             raise NotWritable("no writable SQLite source to create the registry in")
-        return sqlite[-1].store
+        return writable[-1]
 
     # --- the transaction ---------------------------------------------------------------------------------------
 
-    def _run(self, slug: str, edit: Edit, *, create: bool = False, repair: bool = False, dry_run: bool = False) -> RowWrite:
+    def _run(
+        self,
+        view: ChainView,
+        slug: str,
+        edit: Edit,
+        *,
+        create: bool = False,
+        repair: bool = False,
+        dry_run: bool = False,
+    ) -> RowWrite:
         """Run `edit` on the registry's row in one transaction, with the chain-wide stack check before the write.
 
-        `repair` lets a whole-registry replace or delete act on a quarantined row (the way to fix one).
+        `view` is the one chain view of this write (the caller's, taken before it). `repair` lets a whole-registry
+        replace or delete act on a quarantined row (the way to fix one).
         """
-        store = self.store_for(slug, create=create)
-
-        def change(current: Registry | None, reason: str | None, now_ms: int) -> Registry | None:
-            if reason is not None and not repair:
-                raise RegistryQuarantined(slug, reason)
-            if current is None and reason is None and not create:
+        index, source = self._source_for(view, slug, create=create)
+        store = source.store
+        with store.write(slug, dry_run=dry_run) as tx:
+            if tx.quarantine_reason is not None and not repair:
+                raise RegistryQuarantined(slug, tx.quarantine_reason)
+            if tx.current is None and tx.quarantine_reason is None and not create:
                 raise RegistryNotFound()
-            after = edit(current, now_ms)
-            # Fresh view: while we hold the write transaction nobody else can commit to this database.
-            view = self.service.chain.view()
+            after = edit(tx.current, tx.now_ms)
+            # While we hold the write transaction nobody else can commit to this database, so `view` is current
+            # for it unless another writer committed between taking it and our lock: only then is a fresh one built.
+            if store.changed_since(view.key[index]):
+                view = self.service.chain.view()
             before_all = {s: loaded.registry for s, loaded in view.registries.items()}
             before_all.pop(slug, None)
-            if current is not None:
-                before_all[slug] = current
+            if tx.current is not None:
+                before_all[slug] = tx.current
             after_all = dict(before_all)
             after_all.pop(slug, None)
             if after is not None:
                 after_all[slug] = after
             edits.check_chain_topology(before_all, after_all, slug)
-            return after
+            if after is None:
+                tx.delete()
+            else:
+                tx.put(after)
+        return tx.result()
 
-        return store.modify(slug, change, dry_run=dry_run)
+    def _precheck(self, view: ChainView, registry_slug: str, profile_slug: str | None, expected: int | None) -> None:
+        """Answer a stale `expected_version` from the view, without queueing for the write lock.
 
-    def _precheck(self, registry_slug: str, profile_slug: str | None, expected: int | None) -> None:
-        """Answer a stale `expected_version` from the current snapshot, without queueing for the write lock.
-
-        The snapshot is the latest committed state, so the 409 is as true as one from inside the transaction;
+        The view is the latest committed state, so the 409 is as true as one from inside the transaction;
         a version that matches here is checked again inside it. Under contention most attempts end here.
         """
         if expected is None:
             return
-        loaded = self.service.chain.view().registries.get(registry_slug)
+        loaded = view.registries.get(registry_slug)
         if loaded is None:
             return
         if profile_slug is None:
@@ -162,7 +182,7 @@ class RegistryWriter:
                 now_ms=now_ms,
             )
 
-        return self._run(registry_slug, edit)
+        return self._run(self.service.chain.view(), registry_slug, edit)
 
     def update_profile(
         self,
@@ -176,7 +196,8 @@ class RegistryWriter:
     ) -> RowWrite:
         """PATCH one profile: given fields replace, extensions merge by key."""
         self.validator.check_extensions(changes.get("extensions"))
-        self._precheck(registry_slug, profile_slug, expected_version)
+        view = self.service.chain.view()
+        self._precheck(view, registry_slug, profile_slug, expected_version)
 
         def edit(current: Registry | None, now_ms: int) -> Registry:
             return edits.update_profile(
@@ -189,13 +210,14 @@ class RegistryWriter:
                 now_ms=now_ms,
             )
 
-        return self._run(registry_slug, edit)
+        return self._run(view, registry_slug, edit)
 
     def delete_profile(
         self, registry_slug: str, profile_slug: str, *, actor: str, source: str, expected_version: int | None = None
     ) -> RowWrite:
         """Remove one profile; refused while other profiles stack on it."""
-        self._precheck(registry_slug, profile_slug, expected_version)
+        view = self.service.chain.view()
+        self._precheck(view, registry_slug, profile_slug, expected_version)
 
         def edit(current: Registry | None, now_ms: int) -> Registry:
             return edits.delete_profile(
@@ -207,13 +229,14 @@ class RegistryWriter:
                 now_ms=now_ms,
             )
 
-        return self._run(registry_slug, edit)
+        return self._run(view, registry_slug, edit)
 
     def set_default(
         self, registry_slug: str, profile_slug: str, *, actor: str, source: str, expected_version: int | None = None
     ) -> RowWrite:
         """Make a profile its registry's default."""
-        self._precheck(registry_slug, None, expected_version)
+        view = self.service.chain.view()
+        self._precheck(view, registry_slug, None, expected_version)
 
         def edit(current: Registry | None, now_ms: int) -> Registry:
             return edits.set_default(
@@ -225,7 +248,7 @@ class RegistryWriter:
                 now_ms=now_ms,
             )
 
-        return self._run(registry_slug, edit)
+        return self._run(view, registry_slug, edit)
 
     def put_registry(
         self,
@@ -248,7 +271,7 @@ class RegistryWriter:
                 current, registry, expected_version=expected_version, actor=actor, source=source, now_ms=now_ms
             )
 
-        return self._run(registry["slug"], edit, create=True, repair=True, dry_run=dry_run)
+        return self._run(self.service.chain.view(), registry["slug"], edit, create=True, repair=True, dry_run=dry_run)
 
     def delete_registry(self, slug: str, *, expected_version: int | None = None) -> RowWrite:
         """Delete a registry's row; refused while profiles elsewhere stack on its profiles."""
@@ -259,4 +282,4 @@ class RegistryWriter:
             elif expected_version:  # a quarantined row has no readable version
                 raise VersionConflict("registry", slug, expected_version, 0)
 
-        return self._run(slug, edit, repair=True)
+        return self._run(self.service.chain.view(), slug, edit, repair=True)

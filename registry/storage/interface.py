@@ -1,7 +1,7 @@
 """What the rest of the service needs from a registry store, whatever engine holds the rows.
 
 `RegistryStore` is the one contract: the SQLite store (registry/storage/sqlite_store.py) follows it, and a second
-engine (PostgreSQL) follows the same text. The contract tests (tests/storage_contract.py) hold every
+engine (PostgreSQL) follows the same text. The contract tests (tests/test_storage_contract.py) hold every
 implementation to it. The value types here are plain, immutable data: nothing in them refers to an engine.
 
 One table of rows, each one registry: `slug` (the row's key as stored), `payload_json` (the registry document, the

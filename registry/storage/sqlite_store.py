@@ -66,6 +66,30 @@ EXPECTED_COLUMNS = ("slug", "payload_json", "updated_at_ms")
 SCHEMA_VERSION = 1
 
 
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """sqlite3's OperationalError (full disk, locked database...) as StorageError: callers never import sqlite3."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        text = str(exc)
+        if "full" in text or "disk I/O error" in text:
+            kind = "full"
+        elif "locked" in text or "busy" in text:
+            kind = "busy"
+        else:
+            kind = "other"
+        raise StorageError(text, kind) from exc
+
+
+def _upsert(conn: sqlite3.Connection, slug: str, payload_json: str, updated_at_ms: int) -> None:
+    conn.execute(
+        f"INSERT INTO {TABLE} (slug, payload_json, updated_at_ms) VALUES (?, ?, ?) "
+        "ON CONFLICT(slug) DO UPDATE SET payload_json=excluded.payload_json, updated_at_ms=excluded.updated_at_ms",
+        (slug, payload_json, updated_at_ms),
+    )
+
+
 def table_columns(conn: sqlite3.Connection) -> tuple[str, ...] | None:
     """The registry table's column names, or None when the database has no such table."""
     if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (TABLE,)).fetchone() is None:
@@ -241,11 +265,12 @@ class SQLiteRegistryStore:
         if header is not None and header == reader.wal_header:
             return self._snapshot
         try:
-            version = reader.conn.execute("PRAGMA data_version").fetchone()[0]
+            with storage_errors():
+                version = reader.conn.execute("PRAGMA data_version").fetchone()[0]
         except sqlite3.ProgrammingError as exc:  # closed by close() from another thread
             raise RegistryError("sqlite profile store closed") from exc
         if version != reader.seen:
-            with self._lock:
+            with self._lock, storage_errors():
                 if self._closed:
                     raise RegistryError("sqlite profile store closed")
                 self._snapshot = self._load(reader.conn)
@@ -271,18 +296,16 @@ class SQLiteRegistryStore:
         """How many per-thread reader connections are open (threads that read and are still alive)."""
         return len(self._readers)
 
-    def settings(self) -> dict[str, Any]:
-        """journal_mode and busy_timeout as SQLite reports them, for /api/health."""
+    def health(self) -> StoreHealth:
+        """Where the file is, and journal_mode and busy_timeout as SQLite reports them, for /api/health."""
         with self._lock:
             if self._watcher is None:
                 raise RegistryError("sqlite profile store closed")
-            return {
+            settings = {
                 "journal_mode": self._watcher.execute("PRAGMA journal_mode").fetchone()[0],
                 "busy_timeout_ms": self._watcher.execute("PRAGMA busy_timeout").fetchone()[0],
             }
-
-    def health(self) -> StoreHealth:
-        return StoreHealth(str(self.target.path), self.read_only, self.settings())
+        return StoreHealth(str(self.target.path), self.read_only, settings)
 
     def changed_since(self, generation: int) -> bool:
         return self.snapshot().generation != generation
@@ -338,20 +361,16 @@ class SQLiteRegistryStore:
     def put_payload(self, slug: str, payload_json: str, updated_at_ms: int | None = None) -> None:
         """Insert or replace one registry row as given, then checkpoint so the main file holds it."""
         now = int(time.time() * 1000) if updated_at_ms is None else updated_at_ms
-        conn = self.connect()
+        with storage_errors():
+            conn = self.connect()
         try:
-            with db.transaction(conn, self.target):
-                conn.execute(
-                    f"INSERT INTO {TABLE} (slug, payload_json, updated_at_ms) VALUES (?, ?, ?) "
-                    "ON CONFLICT(slug) DO UPDATE SET payload_json=excluded.payload_json, "
-                    "updated_at_ms=excluded.updated_at_ms",
-                    (slug, payload_json, now),
-                )
+            with storage_errors(), db.transaction(conn, self.target):
+                _upsert(conn, slug, payload_json, now)
             checkpoint(conn)
         finally:
             conn.close()
 
-    # --- read-modify-write (admin API and import; registry.service.writes drives these) -----------------------------
+    # --- read-modify-write (admin API and import; registry.service.writes drives these) ---------------------------
 
     @contextmanager
     def write(self, slug: str, *, dry_run: bool = False) -> Iterator[_RowTransaction]:
@@ -363,9 +382,10 @@ class SQLiteRegistryStore:
         """
         if self.read_only:
             raise ReadOnlyStore()
-        conn = self.connect()
+        with storage_errors():
+            conn = self.connect()
         try:
-            with db.transaction(conn, self.target):
+            with storage_errors(), db.transaction(conn, self.target):
                 rows = conn.execute(
                     f"SELECT slug, payload_json FROM {TABLE} WHERE lower(trim(slug)) = ? ORDER BY slug", (slug,)
                 ).fetchall()
@@ -392,26 +412,11 @@ class SQLiteRegistryStore:
                         conn.execute(f"DELETE FROM {TABLE} WHERE lower(trim(slug)) = ?", (slug,))
                     else:
                         payload = gojson.dumps(encode_registry(tx.after))
-                        conn.execute(
-                            f"INSERT INTO {TABLE} (slug, payload_json, updated_at_ms) VALUES (?, ?, ?) "
-                            "ON CONFLICT(slug) DO UPDATE SET payload_json=excluded.payload_json, "
-                            "updated_at_ms=excluded.updated_at_ms",
-                            (rows[-1][0] if rows else slug, payload, tx.now_ms),
-                        )
+                        _upsert(conn, rows[-1][0] if rows else slug, payload, tx.now_ms)
             if not dry_run and tx.changed:
-                checkpoint(conn)
+                checkpoint(conn)  # never raises: the write is committed
         finally:
             conn.close()
-
-    def modify(self, slug: str, change: RowChange, *, dry_run: bool = False) -> RowWrite:
-        """`write` driven by `change(current, quarantine_reason, now_ms)`, whose result is put (None deletes)."""
-        with self.write(slug, dry_run=dry_run) as tx:
-            after = change(tx.current, tx.quarantine_reason, tx.now_ms)
-            if after is None:
-                tx.delete()
-            else:
-                tx.put(after)
-        return tx.result()
 
     # --- snapshots --------------------------------------------------------------------------------------------
 
@@ -420,10 +425,6 @@ class SQLiteRegistryStore:
 
     def restore_from(self, source: Path, before_copy: Callable[[], T]) -> T:
         return restore_database(self.target, source, before_copy)
-
-
-# A read-modify-write step: (current registry or None, quarantine reason or None, now in ms) -> registry or None.
-RowChange = Callable[[Registry | None, str | None, int], Registry | None]
 
 
 class _RowTransaction:

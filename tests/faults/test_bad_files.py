@@ -236,7 +236,7 @@ def test_full_disk_during_writes_loses_nothing(tmp_path: Path) -> None:
     report = run_full_disk_writer(path)
     error = report["error"]
     assert error is not None, "the size limit never stopped the writer"
-    assert error["type"] == "sqlite3.OperationalError"
+    assert error["type"] == "registry.storage.interface.StorageError"
     assert error["message"]
     stored = stored_slugs(path)
     # Every existing row and every write that returned is still there.
