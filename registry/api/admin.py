@@ -12,19 +12,19 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from flask.views import MethodView
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from marshmallow import Schema, fields, validate
 
-from registry.api.common import EXTENSION_KEY, BadArgument, current_view, registry_arg, service
+from registry.api.common import EXTENSION_KEY, BadArgument, Blueprint, current_view, registry_arg, service
 from registry.api.errors import json_body
 from registry.api.profiles import profile_slug_arg
 from registry.api.schemas import ErrorBodySchema, MetadataSchema, ProfileDocumentSchema
-from registry.web.auth import bearer_actor
 from registry.domain.documents import profile_document
 from registry.domain.errors import ReadOnlyStore, SlugError
 from registry.domain.model import Registry, parse_profile_slug, parse_registry_slug
-from registry.storage.sources import SQLiteSource
 from registry.service.writes import RegistryWriter, registry_from_body
+from registry.storage.sources import SQLiteSource
+from registry.web.auth import bearer_actor
 
 WRITER_KEY = "profile_registry_writer"
 SOURCE = "api"  # metadata.source of every write made through this API
@@ -174,9 +174,11 @@ def expected_version_query() -> int | None:
     raw = request.args.get("expected_version")
     if raw is None or not raw.strip():
         return None
-    if not raw.strip().isdigit():
+    # ASCII digits only: str.isdigit() also accepts "²" and "①", which int() refuses with a ValueError.
+    digits = raw.strip()
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
         raise BadArgument("invalid expected_version")
-    return int(raw)
+    return int(digits)
 
 
 def registry_slug_arg(raw: str) -> str:

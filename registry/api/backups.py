@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Response, current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from registry.api.common import Blueprint
 from marshmallow import Schema, fields
 
 from registry.api.common import service

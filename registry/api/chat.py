@@ -6,28 +6,27 @@ Bodies, statuses and `{"error": ...}` texts are the reference's. A message selec
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Flask, Response, current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from registry.domain import gojson
-from registry.api.common import service
+from registry.api.common import Blueprint, service
 from registry.chat.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT
 from registry.chat.engines.mock_parity import RUNTIME_KEY as MOCK_RUNTIME_KEY
 from registry.chat.engines.mock_parity import SLUG as MOCK_SLUG
 from registry.chat.engines.mock_parity import MockParityEngine
 from registry.chat.engines.openai_compat import EngineConfigError
 from registry.chat.engines.select import build_engine
+from registry.chat.sessions import RunPlan, SessionStore
+from registry.domain import gojson
 from registry.domain.errors import RegistryError, SlugError
 from registry.domain.model import parse_profile_slug, parse_registry_slug
 from registry.domain.resolve import resolve_profile
 from registry.domain.runtime_plan import DEFAULT_SYSTEM_PROMPT, CompositionError, chat_error_text, compose_runtime
-from registry.chat.sessions import RunPlan, SessionStore
+from registry.web.request_json import BadJSON, parse_body
 
 blp = Blueprint("chat", __name__, url_prefix="/api/chat/sessions", description="Chat sessions (profile-selected runs)")
 
@@ -136,9 +135,9 @@ def json_object() -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError) as exc:  # Go's decoder also refuses nesting past 10,000 levels
-        raise ChatError(400, "bad request") from exc
+        body = parse_body(raw)
+    except BadJSON as exc:
+        raise ChatError(400, "bad request" if exc.malformed else f"bad request: {exc}") from exc
     if body is None:
         return {}
     if not isinstance(body, dict):

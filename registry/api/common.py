@@ -1,13 +1,19 @@
-"""Helpers the API views share: the service on the app, and the `?registry=` argument."""
+"""Helpers the API views share: the service on the app, the `?registry=` argument, the strict body parser."""
 
 from __future__ import annotations
 
-from flask import current_app, request
+from typing import Any
 
-from registry.service.chain import ChainView
+import flask_smorest
+from flask import Request, current_app, request
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
+
 from registry.domain.errors import SlugError
 from registry.domain.model import parse_registry_slug
+from registry.service.chain import ChainView
 from registry.service.registry_service import RegistryService
+from registry.web.request_json import BadJSON, parse_body
 
 EXTENSION_KEY = "profile_registry"
 
@@ -39,3 +45,24 @@ def registry_arg(raw: str | None) -> str:
 def query_registry() -> str:
     """`?registry=` parsed as above."""
     return registry_arg(request.args.get("registry"))
+
+
+class StrictJSONParser(FlaskParser):
+    """webargs' Flask parser with bodies read by `parse_body` (no NaN, lone surrogates or oversized integers)."""
+
+    def _raw_load_json(self, req: Request) -> Any:
+        if not is_json_request(req):
+            return core.missing
+        raw = req.get_data(cache=True)
+        if not raw:
+            return core.missing
+        try:
+            return parse_body(raw)
+        except BadJSON as exc:
+            flask_smorest.abort(400, message=f"invalid JSON body: {exc}", messages={"json": [str(exc)]})
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """The blueprint every API module uses, so `@blp.arguments` bodies go through the strict parser."""
+
+    ARGUMENTS_PARSER = StrictJSONParser()

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Response, current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from registry.api.common import BadArgument, current_view, registry_arg
+from registry.api.common import BadArgument, Blueprint, current_view, registry_arg
 from registry.api.errors import json_body
 from registry.api.fastdoc import documented_only
 from registry.api.schemas import CurrentProfileSchema, ErrorBodySchema
-from registry.service.chain import ChainView
 from registry.domain.documents import MOCK_PARITY_SLUG
 from registry.domain.errors import ProfileNotFound, RegistryError, RegistryNotFound, SlugError
 from registry.domain.model import parse_profile_slug, parse_registry_slug
+from registry.service.chain import ChainView
+from registry.web.request_json import BadJSON, parse_body
 
 blp = Blueprint("current_profile", __name__, url_prefix="/api/chat", description="The current profile cookie")
 
@@ -71,9 +69,9 @@ class CurrentProfile(MethodView):
     def post(self) -> Response:
         """Select a profile: it must exist (or be `mock_parity`); sets `chat_profile=<registry>/<profile>`."""
         try:
-            body = json.loads(request.get_data(as_text=True) or "")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise BadArgument("bad request") from exc
+            body = parse_body(request.get_data())
+        except BadJSON as exc:
+            raise BadArgument("bad request" if exc.malformed else f"bad request: {exc}") from exc
         if not isinstance(body, dict) or not isinstance(body.get("profile", ""), str):
             raise BadArgument("bad request")
         try:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from registry.api.common import service
+from registry.api.common import Blueprint, service
 from registry.api.errors import json_body
 from registry.api.fastdoc import documented_only
 from registry.api.schemas import HealthSchema

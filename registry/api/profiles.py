@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Response
-from flask_smorest import Blueprint
+from registry.api.common import Blueprint
 
 from registry.domain import gojson
 from registry.api.common import BadArgument, current_view, query_registry

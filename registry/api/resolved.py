@@ -11,11 +11,10 @@ from typing import Any
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from werkzeug.exceptions import MethodNotAllowed
 
-from registry.api.common import service
+from registry.api.common import Blueprint, service
 from registry.api.errors import json_body, json_error, status_of
 from registry.api.schemas import ErrorBodySchema
 from registry.chat.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT

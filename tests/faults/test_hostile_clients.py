@@ -1,0 +1,90 @@
+"""Hostile clients against `python -m registry serve` on loopback (issue 11): each costs a 4xx or a bounded amount.
+
+Every test here failed on the code before the fix it covers; the server is a real child process, so its log,
+memory and threads are the ones an operator would see.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ._support import ServeProcess
+
+SECRET = "hostile-Token-5d1e9a"
+AUTH = {"Authorization": f"Bearer {SECRET}", "Accept": "application/json", "Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def writable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    """`serve --writable` on its own seeded ./data/profiles.db (shared by the module's tests: they write nothing)."""
+    cwd = tmp_path_factory.mktemp("hostile")
+    server = ServeProcess(["--writable"], cwd, PROFILE_REGISTRY_TOKEN=f"alice:{SECRET}")
+    server.cwd = cwd  # type: ignore[attr-defined]
+    yield server
+    server.stop()
+
+
+def rows(db: Path) -> list[tuple[str, str, int]]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT slug, payload_json, updated_at_ms FROM profile_registries ORDER BY slug").fetchall()
+    finally:
+        conn.close()
+
+
+# Bodies that Python's json module accepts (or crashes on) and strict JSON does not.
+NOT_JSON = {
+    "NaN": b'{"slug": "nan", "display_name": "x", "expected_version": NaN, "prompt": "hi", "profile": "mock_parity"}',
+    "Infinity": b'{"slug": "inf", "display_name": "x", "inference_settings": {"t": -Infinity}, "prompt": "hi"}',
+    "lone surrogate": b'{"slug": "sur", "display_name": "\\ud800", "prompt": "\\udfff", "profile": "\\ud800"}',
+    "huge integer": b'{"slug": "big", "expected_version": ' + b"9" * 5000 + b', "prompt": "hi"}',
+    "out of range": b'{"slug": "rng", "inference_settings": {"t": 1e999}, "prompt": "hi"}',
+}
+REASONS = {
+    "NaN": "NaN",
+    "Infinity": "Infinity",
+    "lone surrogate": "surrogate",
+    "huge integer": "digits",
+    "out of range": "out of range",
+}
+WRITE_ROUTES = [
+    ("POST", "/api/chat/profiles"),
+    ("PATCH", "/api/chat/profiles/analyst"),
+    ("POST", "/api/chat/profiles/analyst/default"),
+    ("PUT", "/api/registries/hostile"),
+    ("POST", "/api/chat/profile"),  # unauthenticated, the reference's plain-text route
+    ("POST", "/api/chat/sessions"),
+    ("POST", "/api/chat/sessions/4b1d2c3e-0000-4000-8000-000000000000/messages"),
+]
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_JSON))
+@pytest.mark.parametrize("method, path", WRITE_ROUTES)
+def test_body_that_is_not_strict_json_is_400_with_the_reason(writable: ServeProcess, method: str, path: str, kind: str) -> None:
+    db = writable.cwd / "data" / "profiles.db"  # type: ignore[attr-defined]
+    before = rows(db)
+    log_before = len(writable.log_lines)
+    status, headers, answer = writable.request(method, path, NOT_JSON[kind], AUTH)
+    text = answer.decode("utf-8", "replace")
+    assert status == 400, (status, text[:300])
+    assert REASONS[kind] in text, text[:300]
+    assert rows(db) == before
+    new_log = writable.log_lines[log_before:]
+    assert len(new_log) <= 1 and "Traceback" not in "".join(new_log), new_log
+
+
+@pytest.mark.parametrize("value", ["²", "①", "٣", "1" * 5000])
+def test_expected_version_query_that_is_not_ascii_digits_is_400(writable: ServeProcess, value: str) -> None:
+    from urllib.parse import quote
+
+    for path in (f"/api/chat/profiles/analyst?expected_version={quote(value)}", f"/api/registries/nope?expected_version={quote(value)}"):
+        log_before = len(writable.log_lines)
+        status, _, answer = writable.request("DELETE", path, None, AUTH)
+        assert status == 400, (path[:80], status, answer[:200])
+        assert json.loads(answer)["message"] == "invalid expected_version"
+        assert "Traceback" not in "".join(writable.log_lines[log_before:])
