@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Flask
 
-from registry.web.auth import load_tokens
-from registry.config import DEFAULTS, STATIC_DIR, TEMPLATES_DIR
+from registry.config import DEFAULTS, STATIC_DIR, TEMPLATES_DIR, yaml_limits_of
 from registry.service.registry_service import RegistryService
+from registry.web.auth import load_tokens
 from registry.web.cookie_session import LazySecureCookieSessionInterface
 
 
@@ -29,6 +29,7 @@ def create_app(config: dict[str, Any] | None = None, service: RegistryService | 
             list(app.config["PROFILE_REGISTRIES"]),
             app.config["DEFAULT_DATABASE"],
             app.config["SEED_REGISTRY_FILE"],
+            yaml_limits_of(app.config),
         )
     if app.config["ADMIN_TOKENS"] is None:
         app.config["ADMIN_TOKENS"] = load_tokens(app.config["ADMIN_TOKEN_FILE"])

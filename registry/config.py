@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from registry.domain.yaml_json import YAMLLimits
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -51,6 +54,11 @@ DEFAULTS: dict[str, Any] = {
     "CHAT_MOCK_CHUNK_DELAY_MS": 5,
     # Chat sessions kept in memory; beyond this the least recently used idle ones are dropped.
     "CHAT_MAX_SESSIONS": 1000,
+    # YAML registries (sources, `import`): deepest nesting, and the largest JSON size once every alias is expanded
+    # (an anchor used ten times inside one used ten times... multiplies). Over the size a YAML source's registry
+    # is quarantined with the reason; any other refusal is one line with the position (registry/domain/yaml_json.py).
+    "YAML_MAX_DEPTH": 100,
+    "REGISTRY_MAX_EXPANDED_BYTES": 8 * 1024 * 1024,
     # Largest request body accepted, in bytes; larger bodies get 413.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # flask-smorest / OpenAPI.
@@ -71,3 +79,8 @@ DEFAULTS: dict[str, Any] = {
         }
     },
 }
+
+
+def yaml_limits_of(config: Mapping[str, Any]) -> YAMLLimits:
+    """The YAML loader's bounds from a configuration (the app's, or DEFAULTS for commands)."""
+    return YAMLLimits(int(config["YAML_MAX_DEPTH"]), int(config["REGISTRY_MAX_EXPANDED_BYTES"]))

@@ -19,9 +19,10 @@ from registry.cli.options import add_registry_sources
 from registry.config import DEFAULTS
 from registry.domain.errors import RegistryError, StartupError
 from registry.domain.model import Profile, Registry, encode_profile
+from registry.domain.yaml_json import load_json_yaml
 from registry.service.registry_service import RegistryService
-from registry.storage.sources import load_yaml_registry
 from registry.service.writes import RegistryWriter
+from registry.storage.sources import load_yaml_registry
 
 SOURCE = "import"  # metadata.source of registries written by `import`
 
@@ -146,8 +147,8 @@ def run_import(args: argparse.Namespace) -> int:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise StartupError(f"cannot read {path}: {exc}") from exc
-    registry = load_yaml_registry(text, str(path))
-    raw = yaml.safe_load(text)
+    registry = load_yaml_registry(text, str(path))  # the bounded loader; a refusal is one line (StartupError)
+    raw = load_json_yaml(text)
     raw_profiles = raw.get("profiles") if isinstance(raw.get("profiles"), dict) else {}
     service = open_service(args.profile_registries)
     try:

@@ -14,6 +14,7 @@ from registry.domain import gojson
 from registry.domain.catalog import SchemaCatalog, default_catalog
 from registry.domain.errors import StartupError
 from registry.domain.model import encode_registry
+from registry.domain.yaml_json import DEFAULT_LIMITS, YAMLLimits
 from registry.service.chain import RegistryChain
 from registry.storage.sources import SourceSpec, SQLiteSource, load_yaml_registry, open_source, parse_entries
 
@@ -38,7 +39,13 @@ class RegistryService:
     specs: list[SourceSpec]
 
     @classmethod
-    def from_settings(cls, entries: list[str], default_database: str, seed_file: str | None) -> RegistryService:
+    def from_settings(
+        cls,
+        entries: list[str],
+        default_database: str,
+        seed_file: str | None,
+        yaml_limits: YAMLLimits = DEFAULT_LIMITS,
+    ) -> RegistryService:
         """Open every source (or the default database, seeded when new); StartupError on any problem."""
         specs = parse_entries(entries)
         seed_default = not specs
@@ -49,7 +56,7 @@ class RegistryService:
         try:
             for i, spec in enumerate(specs):
                 try:
-                    source = open_source(spec)
+                    source = open_source(spec, yaml_limits)
                 except StartupError as exc:
                     raise StartupError(f"profile registry source {i} ({spec.raw}): {exc}") from exc
                 sources.append(source)

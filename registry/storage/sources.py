@@ -7,12 +7,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import yaml
-
-from registry.domain.errors import RegistryError, StartupError, ValidationError
-from registry.domain.model import DecodeError, Registry, decode_profile, decode_registry, validate_registry
+from registry.domain.errors import RegistryError, SlugError, StartupError, ValidationError
+from registry.domain.model import (
+    DecodeError,
+    Registry,
+    decode_profile,
+    decode_registry,
+    parse_registry_slug,
+    validate_registry,
+)
+from registry.domain.yaml_json import DEFAULT_LIMITS, YAMLLimits, YAMLRefused, load_json_yaml
 from registry.storage import sqlite_db as db
-from registry.storage.interface import LoadedRegistry, StoreSnapshot
+from registry.storage.interface import LoadedRegistry, QuarantinedRow, StoreSnapshot
 from registry.storage.sqlite_files import has_sqlite_header
 from registry.storage.sqlite_store import SQLiteRegistryStore
 
@@ -103,9 +109,19 @@ class SQLiteSource:
 class YAMLSource:
     """A YAML registry file, read once at start (the reference never re-reads it either)."""
 
-    def __init__(self, registry: Registry, label: str, size: int) -> None:
+    def __init__(self, snapshot: StoreSnapshot, label: str) -> None:
         self.label = label
-        self._snapshot = StoreSnapshot({registry["slug"]: LoadedRegistry(registry["slug"], registry, 0, size)}, {}, 1)
+        self._snapshot = snapshot
+
+    @classmethod
+    def loaded(cls, registry: Registry, label: str, size: int) -> YAMLSource:
+        slug = registry["slug"]
+        return cls(StoreSnapshot({slug: LoadedRegistry(slug, registry, 0, size)}, {}, 1), label)
+
+    @classmethod
+    def quarantined(cls, slug: str, reason: str, label: str, size: int) -> YAMLSource:
+        """A file whose registry is kept out of service (served as a quarantined row: health, dashboard, 500s)."""
+        return cls(StoreSnapshot({}, {slug: QuarantinedRow(slug, reason, 0, size)}, 1), label)
 
     def snapshot(self) -> StoreSnapshot:
         return self._snapshot
@@ -114,12 +130,27 @@ class YAMLSource:
         pass
 
 
-def load_yaml_registry(text: str, label: str) -> Registry:
-    """The reference's single-registry YAML format (contract §3.3) as a normalised, validated registry."""
+class OversizedYAMLRegistry(StartupError):
+    """A YAML registry that expands past REGISTRY_MAX_EXPANDED_BYTES; `slug` names it when the file does."""
+
+    def __init__(self, message: str, slug: str | None, reason: str) -> None:
+        super().__init__(message)
+        self.slug = slug
+        self.reason = reason
+
+
+def load_yaml_registry(text: str, label: str, limits: YAMLLimits = DEFAULT_LIMITS) -> Registry:
+    """The reference's single-registry YAML format (contract §3.3) as a normalised, validated registry.
+
+    Read with the bounded loader (registry/domain/yaml_json.py): only JSON values, limited depth and size.
+    """
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise StartupError(f"yaml profile registry source {label!r}: {exc}".replace("\n", " ")) from exc
+        document = load_json_yaml(text, limits)
+    except YAMLRefused as exc:
+        message = f"yaml profile registry source {label!r}: {exc}"
+        if exc.too_large:
+            raise OversizedYAMLRegistry(message, exc.slug, str(exc)) from exc
+        raise StartupError(message) from exc
     if document is None:
         raise StartupError(f'yaml profile registry source "{label}" did not contain a registry')
     if not isinstance(document, dict):
@@ -167,8 +198,12 @@ def first_sqlite_target(specs: list[SourceSpec]) -> db.DatabaseTarget | None:
     return next((sqlite_target(spec) for spec in specs if spec.kind in ("sqlite", "sqlite-dsn")), None)
 
 
-def open_source(spec: SourceSpec) -> RegistrySource:
-    """Open one source; any failure is a StartupError with a one-line reason."""
+def open_source(spec: SourceSpec, yaml_limits: YAMLLimits = DEFAULT_LIMITS) -> RegistrySource:
+    """Open one source; any failure is a StartupError with a one-line reason.
+
+    A YAML registry too large once its aliases are expanded is quarantined instead (when its slug can be read),
+    so the rest of the chain is served and no request can walk the expanded document.
+    """
     if spec.kind == "yaml":
         path = Path(spec.location)
         try:
@@ -177,5 +212,13 @@ def open_source(spec: SourceSpec) -> RegistrySource:
             raise StartupError(f"yaml profile registry source {spec.location!r}: file not found") from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise StartupError(f"yaml profile registry source {spec.location!r}: {exc}") from exc
-        return YAMLSource(load_yaml_registry(text, spec.location), spec.raw, len(text.encode()))
+        size = len(text.encode())
+        try:
+            return YAMLSource.loaded(load_yaml_registry(text, spec.location, yaml_limits), spec.raw, size)
+        except OversizedYAMLRegistry as exc:
+            try:
+                slug = parse_registry_slug(exc.slug or "")
+            except SlugError:
+                raise exc from None  # no name to quarantine it under: the start stops with the reason
+            return YAMLSource.quarantined(slug, exc.reason, spec.raw, size)
     return SQLiteSource(SQLiteRegistryStore(sqlite_target(spec)).open(), spec.raw)
