@@ -54,6 +54,18 @@ DEFAULTS: dict[str, Any] = {
     "CHAT_MOCK_CHUNK_DELAY_MS": 5,
     # Chat sessions kept in memory; beyond this the least recently used idle ones are dropped.
     "CHAT_MAX_SESSIONS": 1000,
+    # waitress (`serve` flags of the same name in lower case with dashes; README, "Security and limits").
+    # Open connections served at once; beyond it waitress stops accepting until one closes. Idle and trickling
+    # clients each hold one, so it is well above what a registry's clients need (waitress's own default is 100).
+    "WAITRESS_CONNECTION_LIMIT": 512,
+    # Seconds a connection may stay silent (no byte received, nothing to send) before it is closed, and how often
+    # that is checked (waitress's defaults: 120 and 30, which let idle clients hold their slot for 150 s).
+    "WAITRESS_CHANNEL_TIMEOUT": 30,
+    "WAITRESS_CLEANUP_INTERVAL": 10,
+    # Connections the kernel queues before waitress accepts them.
+    "WAITRESS_BACKLOG": 1024,
+    # Largest request line plus headers, in bytes (waitress's default is 256 KiB); larger is 431.
+    "WAITRESS_MAX_REQUEST_HEADER_SIZE": 64 * 1024,
     # YAML registries (sources, `import`): deepest nesting, and the largest JSON size once every alias is expanded
     # (an anchor used ten times inside one used ten times... multiplies). Over the size a YAML source's registry
     # is quarantined with the reason; any other refusal is one line with the position (registry/domain/yaml_json.py).

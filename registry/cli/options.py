@@ -61,6 +61,18 @@ def listen_host(value: str) -> str:
     return value
 
 
+def int_in_range(what: str, lowest: int, highest: int):  # type: ignore[no-untyped-def]
+    """An argparse type for a whole number from `lowest` to `highest`, named `what` in its one-line refusal."""
+
+    def parse(value: str) -> int:
+        number = _integer(value, what)
+        if not lowest <= number <= highest:
+            raise argparse.ArgumentTypeError(f"{what} {number} is out of range ({lowest}-{highest})")
+        return number
+
+    return parse
+
+
 def non_negative_int(value: str) -> int:
     number = _integer(value, "value")
     if number < 0:

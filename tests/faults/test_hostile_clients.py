@@ -7,13 +7,18 @@ memory and threads are the ones an operator would see.
 from __future__ import annotations
 
 import json
+import re
+import socket
 import sqlite3
+import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ._support import ServeProcess
+from ._support import ServeProcess, run_serve_expecting_exit
 
 SECRET = "hostile-Token-5d1e9a"
 AUTH = {"Authorization": f"Bearer {SECRET}", "Accept": "application/json", "Content-Type": "application/json"}
@@ -88,3 +93,64 @@ def test_expected_version_query_that_is_not_ascii_digits_is_400(writable: ServeP
         assert status == 400, (path[:80], status, answer[:200])
         assert json.loads(answer)["message"] == "invalid expected_version"
         assert "Traceback" not in "".join(writable.log_lines[log_before:])
+
+
+class Tricklers:
+    """`count` connections that send a request's headers one line per second and never finish them."""
+
+    def __init__(self, url: str, count: int) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        self.sockets = []
+        for _ in range(count):
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            sock.sendall(b"GET /api/chat/profiles HTTP/1.1\r\nHost: x\r\n")
+            self.sockets.append(sock)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._trickle, daemon=True)
+        self._thread.start()
+
+    def _trickle(self) -> None:
+        while not self._stop.wait(1.0):
+            for i, sock in enumerate(self.sockets):
+                try:
+                    sock.sendall(f"X-Slow-{i}: {time.monotonic():.0f}\r\n".encode())
+                except OSError:
+                    pass  # closed by the server: that is allowed
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for sock in self.sockets:
+            sock.close()
+
+
+def timed_get(url: str, path: str, timeout: float) -> tuple[int, float]:
+    started = time.monotonic()
+    with urllib.request.urlopen(url + path, timeout=timeout) as response:
+        response.read()
+        return response.status, time.monotonic() - started
+
+
+def test_128_slow_clients_do_not_lock_out_a_normal_get(tmp_path: Path) -> None:
+    server = ServeProcess([], tmp_path)
+    slow = None
+    try:
+        slow = Tricklers(server.url, 128)
+        time.sleep(2.5)  # every slow connection accepted and trickling
+        status, seconds = timed_get(server.url, "/api/chat/profiles", timeout=15)
+        assert status == 200 and seconds < 2.0, seconds
+        slow.close()
+        slow = None
+        status, seconds = timed_get(server.url, "/api/chat/profiles", timeout=15)
+        assert status == 200 and seconds < 2.0, seconds
+    finally:
+        if slow is not None:
+            slow.close()
+        server.stop()
+
+
+def test_serve_refuses_waitress_limits_out_of_range_in_one_line(tmp_path: Path) -> None:
+    for flag, value in (("--connection-limit", "0"), ("--channel-timeout", "-5"), ("--max-request-header-size", "x")):
+        done = run_serve_expecting_exit([flag, value], tmp_path)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert re.search(rf"argument {flag}: .*(out of range|whole number)", done.stderr), done.stderr
