@@ -146,6 +146,8 @@ class RegistryStore(Protocol):
 
     Reads never block on writes: `snapshot()` returns the rows as last committed, and a commit by anyone (another
     process, another connection, a restore) is seen by the next `snapshot()` call in any thread of this process.
+    A failure of the engine itself (disk full, database locked past the busy timeout) surfaces as StorageError
+    with its `kind`, never as the driver's own exception type: the web layer maps it without knowing the engine.
     """
 
     read_only: bool
