@@ -117,3 +117,40 @@ def test_openapi_documents_the_routes(server):
     _, spec, _ = call(server.url + "/api/openapi.json")
     assert {"/api/backups", "/api/backups/{name}/restore"} <= set(spec["paths"])
     assert "post" in spec["paths"]["/api/backups/{name}/restore"]
+
+
+def test_diff_shows_what_a_restore_would_change_and_compares_two_snapshots(server, seeded_db):
+    status, first, _ = call(server.url + "/api/backups", "POST", TOKEN)
+    write_row(seeded_db, "default", registry_payload("default", {"other": {"display_name": "Other"}}), 1_900_000_000_000)
+    status, body, _ = call(server.url + f"/api/backups/{first['name']}/diff")
+    assert status == 200
+    assert body["before"] == {"kind": "live", "name": str(seeded_db), "path": str(seeded_db)}
+    assert body["after"]["kind"] == "snapshot" and body["after"]["name"] == first["name"]
+    [default] = body["registries"]
+    assert default["change"] == "changed"
+    assert default["before_updated_at_ms"] == 1_900_000_000_000
+    assert default["after_updated_at_ms"] == first["registries"]["default"]
+    assert {p["slug"]: p["change"] for p in default["profiles"]} == {
+        "analyst": "added", "default": "added", "other": "removed"
+    }
+    assert {"path": "/default_profile_slug", "op": "replace", "before": "other", "after": "default"} in default["fields"]
+
+    status, second, _ = call(server.url + "/api/backups", "POST", TOKEN)
+    status, body, _ = call(server.url + f"/api/backups/{first['name']}/diff?against={second['name']}")
+    assert status == 200
+    assert body["before"]["name"] == second["name"]
+    assert body["registries"][0]["before_updated_at_ms"] == 1_900_000_000_000
+    status, body, _ = call(server.url + f"/api/backups/{second['name']}/diff?against={second['name']}")
+    assert status == 200 and body["registries"][0]["change"] == "same"
+
+
+def test_diff_of_an_unknown_or_traversing_name_is_404(server):
+    for url, name in (
+        ("/api/backups/profiles.db.bak.20200101-000000/diff", "profiles.db.bak.20200101-000000"),
+        ("/api/backups/profiles.db/diff?against=profiles.db", "profiles.db"),
+        ("/api/backups/..%2F..%2Fetc%2Fpasswd/diff", None),  # never reaches the route: a slash in a name
+    ):
+        status, body, _ = call(server.url + url)
+        assert status == 404, url
+        if name:
+            assert body["message"] == f"no snapshot named {name!r}"

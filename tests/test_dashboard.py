@@ -71,6 +71,14 @@ def stored_updated_at(db: Path, slug: str) -> int:
         conn.close()
 
 
+def stored_payload(db: Path, slug: str) -> str:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT payload_json FROM profile_registries WHERE slug=?", (slug,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
 # --- read pages ------------------------------------------------------------------------------------------------
 
 
@@ -349,6 +357,33 @@ def test_restore_confirmation_shows_live_against_snapshot_and_restore_brings_row
     assert 'data-slug="extra"' not in overview
     assert client.get("/registries/default/profiles/analyst").status_code == 200
     assert len(backups.list_snapshots(target_from_path(seeded_db), backup_dir)) == 2  # the safety snapshot was taken first
+
+
+def test_restore_confirmation_shows_the_diff_per_profile_collapsed(client, backup_dir, seeded_db):
+    info = backups.create_backup(target_from_path(seeded_db), backup_dir)
+    payload = json.loads(stored_payload(seeded_db, "default"))
+    payload["profiles"]["analyst"]["inference_settings"]["chat"]["temperature"] = 0.9
+    payload["profiles"]["analyst"]["extensions"]["pinocchio.oauth@v1"] = {"access_token": "LIVE-SECRET"}
+    del payload["profiles"]["default"]
+    payload["default_profile_slug"] = "analyst"
+    payload["profiles"]["analyst"]["stack"] = []
+    write_row(seeded_db, "default", payload, stored_updated_at(seeded_db, "default") + 1000)
+    log_in(client)
+    html = client.get(f"/backups/{info.name}/restore").get_data(as_text=True)
+    assert "LIVE-SECRET" not in html
+    section = html[html.index('<section class="diff"') :]
+    registry = re.search(r'<div class="diff-registry card" data-registry="default" data-change="changed">', section)
+    assert registry is not None
+    analyst = re.search(r'<details class="diff-profile" data-profile="analyst" data-change="changed">(.*?)</details>',
+                        section, re.DOTALL).group(1)
+    temperature = re.search(r'data-path="/inference_settings/chat/temperature" data-op="replace">(.*?)</li>', analyst,
+                            re.DOTALL).group(1)
+    assert re.search(r'class="diff-value diff-before">.*?0\.9</pre>', temperature, re.DOTALL)
+    assert re.search(r'class="diff-value diff-after">.*?0\.0</pre>', temperature, re.DOTALL)
+    assert 'data-path="/extensions/pinocchio.oauth@v1" data-op="remove"' in analyst
+    assert "&lt;redacted&gt;" in analyst
+    assert '<details class="diff-profile" data-profile="default" data-change="added">' in section
+    assert 'data-path="/default_profile_slug" data-op="replace"' in section
 
 
 def test_a_runbook_cp_backup_without_a_manifest_can_be_restored_after_its_check(client, backup_dir, seeded_db):

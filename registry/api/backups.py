@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Response, current_app
+from flask import Response, current_app, request
 from flask.views import MethodView
 from registry.api.common import Blueprint
 from marshmallow import Schema, fields
@@ -12,6 +12,7 @@ from marshmallow import Schema, fields
 from registry.api.common import service
 from registry.api.errors import json_body, json_error
 from registry.api.schemas import ErrorBodySchema
+from registry.service.snapshot_diff import diff_snapshot, live_side, snapshot_side
 from registry.storage import backups
 from registry.storage.sqlite_db import DatabaseTarget
 from registry.web.auth import require_admin
@@ -66,6 +67,62 @@ class RestoreResultSchema(Schema):
     restored = fields.Nested(SnapshotSchema, required=True)
     safety_snapshot = fields.Nested(SnapshotSchema, required=True)
     changes = fields.List(fields.Nested(RegistryChangeSchema), required=True)
+
+
+class FieldChangeSchema(Schema):
+    """One value that differs, at a JSON pointer inside the profile (or registry) document; secrets redacted."""
+
+    path = fields.String(required=True, metadata={"description": "RFC 6901 JSON pointer; empty: the whole document"})
+    op = fields.String(required=True, metadata={"description": "add (only after), remove (only before) or replace"})
+    before = fields.Raw(allow_none=True, metadata={"description": "absent when op is add"})
+    after = fields.Raw(allow_none=True, metadata={"description": "absent when op is remove"})
+
+
+class ProfileDiffSchema(Schema):
+    slug = fields.String(required=True)
+    change = fields.String(required=True, metadata={"description": "added, removed or changed"})
+    # data_key: a marshmallow Schema has its own `fields` attribute.
+    changed_fields = fields.List(fields.Nested(FieldChangeSchema), required=True, data_key="fields")
+
+
+class RegistryDiffSchema(Schema):
+    slug = fields.String(required=True)
+    change = fields.String(
+        required=True, metadata={"description": "added, removed, changed, same, or unreadable (a side's row is bad)"}
+    )
+    before_updated_at_ms = fields.Integer(allow_none=True, metadata={"description": "null: no row before"})
+    after_updated_at_ms = fields.Integer(allow_none=True, metadata={"description": "null: no row after"})
+    changed_fields = fields.List(
+        fields.Nested(FieldChangeSchema),
+        required=True,
+        data_key="fields",
+        metadata={"description": "the registry's own fields (display_name, description, default_profile_slug, metadata)"},
+    )
+    profiles = fields.List(fields.Nested(ProfileDiffSchema), required=True)
+    problem = fields.String(allow_none=True, metadata={"description": "why a side's row cannot be read"})
+
+
+class DiffSideSchema(Schema):
+    kind = fields.String(required=True, metadata={"description": "live or snapshot"})
+    name = fields.String(required=True)
+    path = fields.String(required=True)
+
+
+class SnapshotDiffSchema(Schema):
+    """GET /api/backups/<name>/diff: from `before` (live, or `?against=`) to `after` (the snapshot)."""
+
+    before = fields.Nested(DiffSideSchema, required=True)
+    after = fields.Nested(DiffSideSchema, required=True)
+    registries = fields.List(fields.Nested(RegistryDiffSchema), required=True)
+
+
+AGAINST_PARAM = {
+    "in": "query",
+    "name": "against",
+    "schema": {"type": "string"},
+    "required": False,
+    "description": "another snapshot's name: compare with it instead of the live data",
+}
 
 
 class NoDatabase(Exception):
@@ -160,3 +217,22 @@ class Restore(MethodView):
                 "changes": [c.to_dict() for c in result.changes],
             }
         )
+
+
+@blp.route("/<name>/diff")
+class Diff(MethodView):
+    @blp.doc(parameters=[AGAINST_PARAM])
+    @blp.response(200, SnapshotDiffSchema)
+    @blp.alt_response(404, schema=ErrorBodySchema, description="no snapshot of that name")
+    @blp.alt_response(409, schema=ErrorBodySchema, description="no SQLite source")
+    @blp.alt_response(422, schema=ErrorBodySchema, description="a file is not a registry database")
+    @_guarded
+    def get(self, name: str) -> Response:
+        """What restoring the snapshot would change: per registry and profile, each field before and after."""
+        target = database()
+        after = snapshot_side(backups.find_snapshot(target, name, folder()).path)
+        against = request.args.get("against")
+        before = (
+            live_side(target) if against is None else snapshot_side(backups.find_snapshot(target, against, folder()).path)
+        )
+        return json_body(diff_snapshot(before, after).to_dict())

@@ -60,6 +60,14 @@ def existing_database(args: argparse.Namespace) -> DatabaseTarget:
     return target
 
 
+def snapshot_path(value: str, target: DatabaseTarget, folder: Path | None) -> Path:
+    """A snapshot named on the command line: a file path as given, else a name from `profile-registry backups`."""
+    candidate = Path(value)
+    if candidate.is_file():
+        return candidate
+    return backups.find_snapshot(target, value, folder).path
+
+
 class TerminalProgress:
     """A one-line progress bar on stderr over the backup's phases (the check and the hash run side by side).
 

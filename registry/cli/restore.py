@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from registry.cli.backup import add_database_options, backup_dir, existing_database, fail
+from registry.cli.backup import add_database_options, backup_dir, existing_database, fail, snapshot_path
 from registry.storage import backups
 
 
@@ -23,13 +22,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     target = existing_database(args)
-    candidate = Path(args.snapshot)
     try:
-        if candidate.is_file():
-            snapshot_path = candidate
-        else:
-            snapshot_path = backups.find_snapshot(target, args.snapshot, backup_dir(args)).path
-        result = backups.restore_snapshot(target, snapshot_path, backup_dir(args))
+        result = backups.restore_snapshot(
+            target, snapshot_path(args.snapshot, target, backup_dir(args)), backup_dir(args)
+        )
     except backups.SnapshotError as exc:
         return fail("restore", f"{exc}; nothing was changed")
     print(f"restored {target.path} from {result.snapshot.path}")

@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from registry.domain.documents import redact_extensions
 from registry.domain.errors import RegistryError
-from registry.domain.model import Profile, Registry, encode_profile, model_info_of
+from registry.domain.model import Profile, Registry, model_info_of
 from registry.domain.resolve import resolve_profile
 from registry.service.chain import ChainView
 from registry.service.registry_service import RegistryService, permission_warnings
@@ -166,14 +165,6 @@ def profile_rows(view: ChainView, registry_slug: str, registry: Registry) -> lis
             )
         )
     return rows
-
-
-def stored_profile(profile: Profile) -> dict[str, Any]:
-    """The profile as the store writes it (the reference's field order), with OAuth secrets redacted."""
-    doc = encode_profile(profile)
-    if "extensions" in doc:
-        doc["extensions"] = redact_extensions(doc["extensions"])
-    return doc
 
 
 def backup_target(service: RegistryService, backup_dir: str | None) -> BackupTarget | None:

@@ -24,13 +24,14 @@ from registry.dashboard.pages import (
     restore_rows,
     schema_properties,
     snapshot_rows,
-    stored_profile,
 )
+from registry.domain.documents import redacted_profile
 from registry.domain.errors import ProfileNotFound, RegistryError, RegistryNotFound, SlugError
 from registry.domain.model import parse_profile_slug, parse_registry_slug
 from registry.domain.resolve import resolve_profile
 from registry.service.chain import ChainView
 from registry.service.registry_service import RegistryService
+from registry.service.snapshot_diff import diff_snapshot, live_side, snapshot_side
 from registry.storage import backups
 
 log = logging.getLogger(__name__)
@@ -260,7 +261,7 @@ def profile_page(slug: str, profile: str) -> str:
         registry_slug=registry_slug,
         registry=view.registry(registry_slug),
         profile=stored,
-        document=stored_profile(stored),
+        document=redacted_profile(stored),
         resolved=resolved,
         resolve_error=resolve_error,
     )
@@ -369,7 +370,8 @@ def restore_confirm(name: str) -> ResponseReturnValue:
         profiles = snapshot.manifest.get("profiles")
     changes = backups.compare_with_live(target.database, snapshot)
     rows = restore_rows(changes, target.live_profiles(), profiles if isinstance(profiles, dict) else None)
-    return render_template("restore.html", snapshot=snapshot, rows=rows, target=target)
+    diff = diff_snapshot(live_side(target.database), snapshot_side(snapshot.path))
+    return render_template("restore.html", snapshot=snapshot, rows=rows, target=target, diff=diff)
 
 
 @bp.post("/backups/<name>/restore")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.domain.model import Profile, Registry, encode_metadata, model_info_of, sorted_deep
+from registry.domain.model import Profile, Registry, encode_metadata, encode_profile, model_info_of, sorted_deep
+from registry.domain.runtime_plan import redacted_settings
 
 RUNTIME_KEY = "pinocchio.webchat_runtime@v1"
 OAUTH_KEY = "pinocchio.oauth@v1"
@@ -37,6 +38,20 @@ def redact_extensions(extensions: dict[str, Any]) -> dict[str, Any]:
             if name in oauth:
                 oauth[name] = REDACTED
     return out
+
+
+def redacted_profile(profile: Profile) -> dict[str, Any]:
+    """The profile as the store writes it (the reference's field order), with every secret replaced.
+
+    OAuth tokens in extensions and API keys in inference_settings (either spelling: YAML's `api_keys`, Go's
+    `APIKeys`) read `<redacted>`; what a page or a diff shows of a stored profile goes through here.
+    """
+    doc = encode_profile(profile)
+    if isinstance(doc.get("inference_settings"), dict):
+        doc["inference_settings"] = redacted_settings(doc["inference_settings"])
+    if "extensions" in doc:
+        doc["extensions"] = redact_extensions(doc["extensions"])
+    return doc
 
 
 def model_info_document(info: dict[str, Any]) -> dict[str, Any]:

@@ -314,16 +314,21 @@ def resolve_middlewares(uses: list[dict[str, Any]], catalog: SchemaCatalog) -> l
 
 
 def redacted_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Settings safe to show: values of `api.api_keys` and any `*api_key` field replaced by `<redacted>`."""
+    """Settings safe to show: values of `api.api_keys` and any `*api_key` field replaced by `<redacted>`.
+
+    Key names are matched without case or underscores, so stored Go spellings (`APIKeys`, `OpenAIAPIKey`) are
+    caught as well as the snake_case of YAML and of resolved settings.
+    """
 
     def walk(value: Any, key: str = "") -> Any:
+        name = key.replace("_", "").lower()
         if isinstance(value, dict):
-            if key == "api_keys":
+            if name == "apikeys":
                 return {k: "<redacted>" for k in value}
             return {k: walk(v, k) for k, v in value.items()}
         if isinstance(value, list):
             return [walk(v) for v in value]
-        if key.endswith("api_key") and value:
+        if name.endswith("apikey") and value:
             return "<redacted>"
         return value
 

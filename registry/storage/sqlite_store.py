@@ -690,6 +690,45 @@ def open_snapshot_file(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None)
 
 
+def read_database_file(target: db.DatabaseTarget) -> StoreSnapshot:
+    """Every row of a live registry database, read through a read-only connection without opening a store on it
+    (no migration, no watcher, nothing logged): one side of a comparison. SnapshotError when it is no registry
+    database."""
+    return _read_rows(lambda: db.connect(target, read_only=True), target.path.name)
+
+
+def read_snapshot_file(path: Path) -> StoreSnapshot:
+    """Every row of a snapshot file, opened immutable so nothing is created beside it; as read_database_file."""
+    return _read_rows(lambda: open_snapshot_file(path), path.name)
+
+
+def _read_rows(connect: Callable[[], sqlite3.Connection], label: str) -> StoreSnapshot:
+    """The rows decoded and validated by the loader's rules: a bad row is in `quarantined` with the reason."""
+    try:
+        conn = connect()
+        try:
+            rows = conn.execute(f"SELECT slug, payload_json, updated_at_ms FROM {TABLE} ORDER BY slug").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise SnapshotError(f"{label}: not a usable registry database: {exc}") from exc
+    registries: dict[str, LoadedRegistry] = {}
+    quarantined: dict[str, QuarantinedRow] = {}
+    for raw_slug, raw_payload, raw_updated in rows:
+        row_slug = raw_slug if isinstance(raw_slug, str) else str(raw_slug)
+        payload_json, text_problem = _payload_text(raw_payload)
+        updated, stamp_problem = row_timestamp(raw_updated)
+        result = text_problem or SQLiteRegistryStore._parse(row_slug, payload_json)
+        size = len(payload_json.encode("utf-8"))
+        if isinstance(result, str) or stamp_problem:
+            key = _normalised_or_raw(row_slug)
+            reason = result if isinstance(result, str) else str(stamp_problem)
+            quarantined[key] = QuarantinedRow(key, reason, updated, size)
+        else:
+            registries[result["slug"]] = LoadedRegistry(result["slug"], result, updated, size)
+    return StoreSnapshot(registries, quarantined)
+
+
 def _journal_mode(conn: sqlite3.Connection) -> str:
     return str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
 
