@@ -209,12 +209,16 @@ def test_backup_then_prune_prunes(live, db_path):
     assert len(backups.list_snapshots(target_from_path(db_path))) == 2
 
 
-def test_backup_refuses_a_database_with_a_bad_payload(live, db_path):
+def test_backup_keeps_a_bad_payload_and_lists_it_quarantined_but_restore_refuses_it(live, db_path):
+    # Issue 15: a bad live row must not block a backup; the snapshot is a faithful copy, checked strictly on restore.
     write_row(db_path, "broken", '{"slug":"broken","profiles":')
-    with pytest.raises(backups.SnapshotError, match="broken"):
-        backups.create_backup(target_from_path(db_path))
-    assert backups.list_snapshots(target_from_path(db_path)) == []
+    info = backups.create_backup(target_from_path(db_path))
+    assert info.verified and "broken" not in info.registries
+    assert info.manifest["quarantined"]["broken"].startswith("payload_json is not valid JSON")
+    assert "broken" in rows(info.path)  # the row as it is
     assert not list(db_path.parent.glob(".tmp-*"))
+    with pytest.raises(backups.SnapshotError, match="registry 'broken' has a bad payload"):
+        backups.restore_snapshot(target_from_path(db_path), info.path)
 
 
 def test_cp_of_the_main_file_after_each_write_holds_every_row(db_path, tmp_path):

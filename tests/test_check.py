@@ -134,7 +134,7 @@ class OddServer:
         import threading
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 body = b"[1, 2, 3]"
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -142,7 +142,7 @@ class OddServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_POST = do_GET  # noqa: N815
+            do_POST = do_GET
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -183,10 +183,17 @@ def test_offline_copy_over_a_database_with_a_stale_wal_does_not_bring_old_rows_b
     snapshot = backups.create_backup(target_from_path(db_path))
     for i in range(20):
         put(live, f"later{i}", 3_000 + i, {"p": {}})
+    # The service empties the -wal after each write; a service killed in the middle of one leaves frames in it.
+    writer = db.connect(db.target_from_path(db_path))
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute(
+        "INSERT INTO profile_registries VALUES (?, ?, ?)", ("inwal", json.dumps(registry_payload("inwal", {"p": {}})), 9)
+    )
     crashed = tmp_path / "crashed"
     crashed.mkdir()
     for suffix in ("", "-wal", "-shm"):  # the files as a killed service leaves them
         shutil.copy(f"{db_path}{suffix}", crashed / f"profiles.db{suffix}")
+    writer.close()
     assert (crashed / "profiles.db-wal").stat().st_size > 0
     shutil.copy(snapshot.path, crashed / "profiles.db")  # the runbook's restore
     store = open_store(crashed / "profiles.db")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from flask import Response, current_app, request
@@ -142,8 +143,12 @@ def folder() -> Path | None:
     return Path(value) if value else None
 
 
+PERMISSION_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
 def _guarded(fn):  # type: ignore[no-untyped-def]
-    """Map this module's failures to JSON answers (404 unknown name, 422 refused snapshot, 409 no database)."""
+    """Map this module's failures to JSON answers (404 unknown name, 422 refused snapshot, 409 no database,
+    403/507 a snapshot that could not be written)."""
 
     def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
         try:
@@ -152,6 +157,10 @@ def _guarded(fn):  # type: ignore[no-untyped-def]
             return json_error(409, "no SQLite registry source to back up (only YAML sources are configured)")
         except backups.SnapshotNotFound as exc:
             return json_error(404, str(exc))
+        except backups.BackupWriteError as exc:
+            # The snapshot could not be written: 403 when the folder refuses us, 507 when the storage is full
+            # (or fails otherwise); the message names the path and the operating system's reason.
+            return json_error(403 if exc.errno in PERMISSION_ERRNOS else 507, str(exc))
         except backups.SnapshotError as exc:
             return json_error(422, str(exc))
 
@@ -182,6 +191,8 @@ class Backups(MethodView):
     @blp.alt_response(401, schema=ErrorBodySchema, description="missing or wrong bearer token")
     @blp.alt_response(409, schema=ErrorBodySchema, description="no SQLite source")
     @blp.alt_response(422, schema=ErrorBodySchema, description="the snapshot failed its checks")
+    @blp.alt_response(403, schema=ErrorBodySchema, description="the backup folder refuses the write (path, OS error)")
+    @blp.alt_response(507, schema=ErrorBodySchema, description="the snapshot could not be stored (path, OS error)")
     @require_admin
     @_guarded
     def post(self) -> Response:

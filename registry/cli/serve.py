@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import threading
 import time
 
@@ -129,5 +130,19 @@ def run(args: argparse.Namespace) -> int:
         queue_log.addFilter(QueueDepthSummary())
     # The effective port, so `--port 0` (any free port) tells where it ended up.
     log.info("serving on http://%s:%s (dashboard /, API /api/, docs /docs)", args.host, server.effective_port)
-    server.run()
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (systemd stop, `kill`) ends the loop like Ctrl-C does, so the shutdown below runs.
+        signal.signal(signal.SIGTERM, _stop_serving)
+    try:
+        server.run()  # returns on SystemExit or KeyboardInterrupt, after waiting for the requests in progress
+    finally:
+        # A clean shutdown: stop taking requests, then close the sources, which empties the -wal (no committed
+        # frame is left beside the main file for a later offline restore to trip over).
+        server.close()
+        app.extensions["profile_registry"].chain.close()
+        log.info("stopped")
     return 0
+
+
+def _stop_serving(signum: int, frame: object) -> None:
+    raise SystemExit(0)

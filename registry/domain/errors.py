@@ -61,8 +61,8 @@ class VersionConflict(RegistryError):
 class ReadOnlyStore(RegistryError):
     """A write was attempted on a store that is not writable."""
 
-    def __init__(self) -> None:
-        super().__init__("store is read-only")
+    def __init__(self, message: str = "store is read-only") -> None:
+        super().__init__(message)
 
 
 class StartupError(RegistryError):

@@ -97,6 +97,10 @@ class CheckedDatabase:
     defaults: dict[str, str]
     profiles: dict[str, list[str]]
     page_size: int
+    # Found by a check that records rather than refuses (the copy a backup takes of the live database):
+    # slug -> why the row is quarantined, and how the schema differs from the reference's.
+    quarantined: dict[str, str] = field(default_factory=dict)
+    schema_problems: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from registry.domain.errors import StartupError
+from registry.storage.wal_ownership import foreign_wal_reason
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,8 @@ def stale_wal_reason(db_path: Path) -> str | None:
 
     A WAL-mode database carries 2 in header bytes 18-19; our snapshots (and any rollback-journal file) carry 1.
     A non-empty `-wal` beside a file whose header says rollback journal was left by the file that was copied
-    over: SQLite would replay it on open and bring old rows back. (A runbook `cp` of a WAL-mode file carries 2
-    and cannot be told apart from a crashed service's own database; README says to remove its -wal/-shm.)
+    over: SQLite would replay it on open and bring old rows back. A runbook `cp` of a WAL-mode file carries 2;
+    for it, registry/storage/wal_ownership.py compares what the -wal and -shm say was checkpointed with the file.
     """
     wal = Path(f"{db_path}-wal")
     try:
@@ -48,7 +49,7 @@ def stale_wal_reason(db_path: Path) -> str | None:
         return None
     if header[18] == 1 and header[19] == 1:
         return "the database file is in rollback-journal mode (a copied-in snapshot), so the WAL beside it is left over"
-    return None
+    return foreign_wal_reason(db_path)
 
 
 def move_stale_wal(db_path: Path) -> list[Path]:

@@ -31,6 +31,8 @@ from registry.domain.model import (
     validate_registry,
 )
 from registry.storage import sqlite_db as db
+from registry.storage import wal_reset
+from registry.storage.file_identity import FileIdentity
 from registry.storage.interface import (
     CheckedDatabase,
     LoadedRegistry,
@@ -43,6 +45,8 @@ from registry.storage.interface import (
     StoreHealth,
     StoreSnapshot,
 )
+from registry.storage.schema import describe as describe_schema
+from registry.storage.schema import schema_problems
 from registry.storage.sqlite_files import move_stale_wal
 from registry.storage.walwatch import WalIndexWatch
 
@@ -157,6 +161,12 @@ class SQLiteRegistryStore:
         self._local = threading.local()
         self._readers: weakref.WeakSet[_Reader] = weakref.WeakSet()
         self._closed = False
+        # The file served, and how many times a replaced file was reopened (readers of an older file reconnect).
+        self._identity = FileIdentity(target.path)
+        self._file_generation = 0
+        self._refused_replacement: tuple[int, int] | None = None
+        # Why writes are refused although the file is writable (a replaced file with a schema that is not ours).
+        self.write_refusal: str | None = None
         self._rows_state: list[tuple[str, str, int]] | None = None
         self._snapshot = StoreSnapshot()
         self._parsed: dict[str, tuple[str, Registry | str]] = {}
@@ -180,6 +190,7 @@ class SQLiteRegistryStore:
                 # make it 0644), so the -wal and -shm files, which copy the main file's mode, are owner-only too.
                 os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
             conn = db.connect(self.target, read_only=self.read_only, check_same_thread=False, file_pragmas=False)
+            self._identity = FileIdentity(path)
         except (sqlite3.Error, OSError) as exc:
             raise StartupError(describe_open_error(path, exc, read_only=self.read_only)) from exc
         try:
@@ -203,13 +214,11 @@ class SQLiteRegistryStore:
         return self
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        columns = table_columns(conn)
-        if columns is not None:
-            if not set(EXPECTED_COLUMNS) <= set(columns):
-                raise StartupError(
-                    f"database {self.target.path}: table {TABLE} has columns {', '.join(columns)}, "
-                    f"expected {', '.join(EXPECTED_COLUMNS)}"
-                )
+        if table_columns(conn) is not None:
+            # Exactly the reference's schema: a trigger or a CHECK in the file would act on every later write.
+            problems = schema_problems(conn)
+            if problems:
+                raise StartupError(f"database {self.target.path}: {describe_schema(problems)}; not serving it")
             return
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         others = [t for t in tables if not t.startswith("sqlite_")]
@@ -229,11 +238,21 @@ class SQLiteRegistryStore:
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
-        """Close the watcher and every thread's reader connection; idempotent."""
+        """Close the watcher and every thread's reader connection; idempotent.
+
+        A clean shutdown leaves no committed frame in the -wal: the watcher checkpoints and empties it first (it
+        cannot while another connection still reads; closing the last connection then lets SQLite do it).
+        """
         with self._lock:
             self._closed = True
             self._wal_index.close()
             if self._watcher is not None:
+                if not self.read_only:
+                    try:
+                        self._watcher.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                        wal_reset.try_truncate(self._watcher)
+                    except sqlite3.Error as exc:
+                        log.warning("checkpoint at close of %s failed: %s", self.target.path, exc)
                 self._watcher.close()
                 self._watcher = None
             for reader in list(self._readers):
@@ -257,7 +276,13 @@ class SQLiteRegistryStore:
         """
         if self._closed:
             raise RegistryError("sqlite profile store closed")
+        self._notice_replaced_file()
         reader: _Reader | None = getattr(self._local, "reader", None)
+        if reader is not None and reader.file_generation != self._file_generation:
+            reader.conn.close()  # it reads the file that was replaced
+            with self._lock:
+                self._readers.discard(reader)
+            reader = None
         if reader is None:
             reader = self._local.reader = self._new_reader()
         # Read before the PRAGMA: a commit landing between the two changes the header seen next time.
@@ -278,12 +303,57 @@ class SQLiteRegistryStore:
         reader.wal_header = header
         return self._snapshot
 
+    def _notice_replaced_file(self) -> None:
+        replacement = self._identity.replaced()
+        if replacement is not None:
+            self._follow_replaced_file(replacement)
+
+    def _follow_replaced_file(self, replacement: tuple[int, int]) -> None:
+        """Another file has this store's path (`mv new.db profiles.db`): serve it from now on.
+
+        The watcher and the wal-index watch move to the new file, the rows are loaded from it, and each thread's
+        reader reconnects on its next read (new connections open the path, so reads must follow, as writes
+        already do). A new file whose schema is not exactly the reference's is read but never written: a
+        trigger or a CHECK in it would act on every write, so writes are refused with the reason.
+        """
+        with self._lock:
+            if self._closed or self._identity.opened == replacement:
+                return  # closed, or another thread followed it already
+            path = self.target.path
+            try:
+                conn = db.connect(self.target, read_only=self.read_only, check_same_thread=False, file_pragmas=False)
+                try:
+                    problems = schema_problems(conn)
+                    snapshot = self._load(conn)
+                except BaseException:
+                    conn.close()
+                    raise
+            except sqlite3.Error as exc:
+                if self._refused_replacement != replacement:
+                    self._refused_replacement = replacement
+                    log.error("database %s was replaced by a file that cannot be read (%s)", path, exc)
+                return
+            self.write_refusal = f"{path} was replaced by a file whose {describe_schema(problems)}" if problems else None
+            if problems:
+                log.error("database %s was replaced by another file: serving it read-only: %s", path, self.write_refusal)
+            else:
+                log.warning("database %s was replaced by another file (mv): now serving the new file", path)
+            old_watcher, self._watcher = self._watcher, conn
+            old_index, self._wal_index = self._wal_index, WalIndexWatch(path)
+            self._wal_index.enable_if_wal(conn)
+            self._identity.follow(replacement)
+            self._file_generation += 1
+            self._snapshot = snapshot
+            old_index.close()
+            if old_watcher is not None:
+                old_watcher.close()
+
     def _new_reader(self) -> _Reader:
         # check_same_thread=False only so close() (or the finaliser) may close it from another thread; it is used
         # by its own thread alone. When the thread ends, its thread-local reader goes and the finaliser closes the
         # connection, so short-lived threads (chat runs, backups) leave no open file behind.
         conn = db.connect(self.target, read_only=self.read_only, check_same_thread=False)
-        reader = _Reader(conn)
+        reader = _Reader(conn, self._file_generation)
         weakref.finalize(reader, conn.close)
         with self._lock:
             if self._closed:
@@ -382,6 +452,9 @@ class SQLiteRegistryStore:
         """
         if self.read_only:
             raise ReadOnlyStore()
+        self._notice_replaced_file()
+        if self.write_refusal:
+            raise ReadOnlyStore(f"store is read-only: {self.write_refusal}")
         with storage_errors():
             conn = self.connect()
         try:
@@ -461,6 +534,7 @@ def checkpoint(conn: sqlite3.Connection) -> bool:
     write lock so that it waits for readers only: if another of our writers holds the lock, that writer's own
     checkpoint comes next and this one steps aside (FULL would otherwise stall every writer behind it). A long
     reader (a backup) makes FULL give up after CHECKPOINT_WAIT_MS; the backup checkpoints when it ends.
+    Once the main file holds every frame, the -wal is emptied as well (at once, or by wal_reset soon after).
     Returns True when the main file holds every committed page. Never raises: it runs after COMMIT, and a write
     that committed must not be reported as failed because the checkpoint could not run (a full disk, say).
     """
@@ -473,20 +547,29 @@ def checkpoint(conn: sqlite3.Connection) -> bool:
 
 def _checkpoint(conn: sqlite3.Connection) -> bool:
     _, frames, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    if frames <= 0 or done >= frames:
-        return True
-    main_file = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "")
-    lock = db.write_lock(db.DatabaseTarget(Path(main_file)))
+    if frames <= 0:
+        return True  # the WAL is already empty (or the database is not in WAL mode)
+    main_file = Path(next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), ""))
+    lock = db.write_lock(db.DatabaseTarget(main_file))
     if not lock.acquire(blocking=False):
-        return False
-    previous = conn.execute("PRAGMA busy_timeout").fetchone()[0]
-    conn.execute(f"PRAGMA busy_timeout={min(int(previous), CHECKPOINT_WAIT_MS)}")
+        return done >= frames  # the writer holding the lock checkpoints (and empties the WAL) after its commit
     try:
-        busy, frames, done = conn.execute("PRAGMA wal_checkpoint(FULL)").fetchone()
+        if done < frames:
+            previous = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+            conn.execute(f"PRAGMA busy_timeout={min(int(previous), CHECKPOINT_WAIT_MS)}")
+            try:
+                busy, frames, done = conn.execute("PRAGMA wal_checkpoint(FULL)").fetchone()
+            finally:
+                conn.execute(f"PRAGMA busy_timeout={int(previous)}")
+            if busy or done < frames:
+                wal_reset.truncate_later(main_file)
+                return False
+        # Every frame is in the main file: empty the -wal too (registry/storage/wal_reset.py says why).
+        if not wal_reset.try_truncate(conn):
+            wal_reset.truncate_later(main_file)
     finally:
-        conn.execute(f"PRAGMA busy_timeout={int(previous)}")
         lock.release()
-    return not busy and done >= frames
+    return True
 
 
 # --- copying whole databases (backups and restores) ------------------------------------------------------
@@ -595,19 +678,29 @@ def restore_database(target: db.DatabaseTarget, snapshot_path: Path, before_copy
     return value
 
 
-def check_database_file(path: Path, label: str, progress: Progress | None = None) -> CheckedDatabase:
-    """integrity_check, the table and its columns, every payload decodes and validates; SnapshotError otherwise."""
+def check_database_file(
+    path: Path, label: str, progress: Progress | None = None, *, strict: bool = True
+) -> CheckedDatabase:
+    """integrity_check, the schema, every row; SnapshotError (with the reason) for anything that fails.
+
+    strict (a snapshot about to be restored): the schema must be exactly the reference's and every row must
+    decode and validate. Not strict (the fresh copy a backup just took of the live database): a bad row or an
+    odd schema is recorded in the result, not refused, because a backup must keep the data as it is, above all
+    on the day a row has gone bad; only a copy that is not a sound SQLite file with the table is refused.
+    """
     try:
         conn = open_snapshot_file(path)
     except sqlite3.Error as exc:
         raise SnapshotError(f"{path.name}: cannot open: {exc}") from exc
     try:
-        return _check_connection(conn, label, progress)
+        return _check_connection(conn, label, progress, strict)
     finally:
         conn.close()
 
 
-def _check_connection(conn: sqlite3.Connection, label: str, progress: Progress | None) -> CheckedDatabase:
+def _check_connection(
+    conn: sqlite3.Connection, label: str, progress: Progress | None, strict: bool
+) -> CheckedDatabase:
     try:
         result = [r[0] for r in conn.execute("PRAGMA integrity_check(20)")]
         if result != ["ok"]:
@@ -615,32 +708,33 @@ def _check_connection(conn: sqlite3.Connection, label: str, progress: Progress |
         columns = table_columns(conn)
         if columns is None:
             raise SnapshotError(f"{label}: no {TABLE} table")
-        if not set(EXPECTED_COLUMNS) <= set(columns):
-            raise SnapshotError(
-                f"{label}: table {TABLE} lacks columns {', '.join(sorted(set(EXPECTED_COLUMNS) - set(columns)))}"
-            )
+        problems = schema_problems(conn)
+        if problems and (strict or not set(EXPECTED_COLUMNS) <= set(columns)):
+            raise SnapshotError(f"{label}: {describe_schema(problems)}")
         total = conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        registries: dict[str, int] = {}
-        defaults: dict[str, str] = {}
-        profiles: dict[str, list[str]] = {}
+        checked = CheckedDatabase({}, {}, {}, int(page_size), schema_problems=problems)
         for i, (slug, payload, updated) in enumerate(select_rows(conn)):
-            text = payload if isinstance(payload, str) else bytes(payload or b"").decode("utf-8", "replace")
-            try:
-                registry = parse_row(str(slug), text)
-            except (DecodeError, SlugError, ValidationError) as exc:
-                raise SnapshotError(f"{label}: registry {slug!r} has a bad payload: {exc}") from exc
+            row_slug = slug if isinstance(slug, str) else str(slug)
+            text, text_problem = _payload_text(payload)
+            result_or_reason = text_problem or SQLiteRegistryStore._parse(row_slug, text)
             updated_at_ms, stamp_problem = row_timestamp(updated)
-            if stamp_problem:
-                raise SnapshotError(f"{label}: registry {slug!r}: {stamp_problem}")
-            registries[registry["slug"]] = updated_at_ms
-            defaults[registry["slug"]] = registry.get("default_profile_slug") or ""
-            profiles[registry["slug"]] = sorted(registry["profiles"])
+            if stamp_problem and not isinstance(result_or_reason, str):
+                result_or_reason = stamp_problem
+            if isinstance(result_or_reason, str):
+                if strict:
+                    raise SnapshotError(f"{label}: registry {row_slug!r} has a bad payload: {result_or_reason}")
+                checked.quarantined[_normalised_or_raw(row_slug)] = result_or_reason
+            else:
+                registry = result_or_reason
+                checked.registries[registry["slug"]] = updated_at_ms
+                checked.defaults[registry["slug"]] = registry.get("default_profile_slug") or ""
+                checked.profiles[registry["slug"]] = sorted(registry["profiles"])
             if progress:
                 progress("check", i + 1, total)
     except sqlite3.DatabaseError as exc:
         raise SnapshotError(f"{label}: not a usable SQLite database: {exc}") from exc
-    return CheckedDatabase(registries, defaults, profiles, int(page_size))
+    return checked
 
 
 def stored_rows(target: db.DatabaseTarget, slug: str | None = None) -> list[tuple[Any, Any, Any]]:
@@ -678,7 +772,9 @@ def checkpoint_after_backup(target: db.DatabaseTarget) -> None:
     try:
         conn = db.connect(target)
         try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            _, frames, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if frames > 0 and not (done >= frames and wal_reset.try_truncate(conn)):
+                wal_reset.truncate_later(target.path)  # leave no committed frame in the -wal (wal_reset.py)
         finally:
             conn.close()
     except sqlite3.Error as exc:
@@ -736,10 +832,11 @@ def _journal_mode(conn: sqlite3.Connection) -> str:
 class _Reader:
     """One thread's reader connection, the data_version it last saw and the wal-index header read before it."""
 
-    __slots__ = ("__weakref__", "conn", "seen", "wal_header")
+    __slots__ = ("__weakref__", "conn", "file_generation", "seen", "wal_header")
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, file_generation: int) -> None:
         self.conn = conn
+        self.file_generation = file_generation  # the store's file generation this connection was opened on
         self.seen: int | None = None
         # The wal-index header read just before `seen` was taken (None: none could be read).
         self.wal_header: bytes | None = None

@@ -27,12 +27,13 @@ from registry.storage.backups.restore import (
     restore_snapshot,
 )
 from registry.storage.backups.retention import prune
-from registry.storage.backups.snapshots import backup_then_prune, create_backup
+from registry.storage.backups.snapshots import BackupWriteError, backup_then_prune, create_backup
 from registry.storage.backups.verification import check_unlisted, verify_snapshot
 from registry.storage.interface import SnapshotError, SnapshotNotFound
 
 __all__ = [
     "NO_MANIFEST",
+    "BackupWriteError",
     "RegistryChange",
     "RestoreResult",
     "SnapshotError",

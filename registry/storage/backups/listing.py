@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path
 
 from registry.storage.backups.files import backup_folder, snapshot_name_pattern
@@ -25,7 +26,7 @@ def list_snapshots(
     pattern = snapshot_name_pattern(target)
     infos = []
     for path in folder.iterdir():
-        if not pattern.match(path.name) or not path.is_file():
+        if not pattern.match(path.name) or not _regular_file(path):
             continue
         try:
             manifest = read_manifest(path)
@@ -36,6 +37,15 @@ def list_snapshots(
             continue  # vanished while listing (a concurrent prune)
     infos.sort(key=lambda i: (i.created_at, _suffix(i.name)), reverse=True)
     return infos
+
+
+def _regular_file(path: Path) -> bool:
+    """A regular file in the folder itself: a symlink named like a snapshot (it may point anywhere, such as at
+    another database outside the folder) is not a snapshot, nor is a folder or a FIFO."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
 
 
 def _suffix(name: str) -> int:

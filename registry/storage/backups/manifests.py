@@ -88,6 +88,10 @@ def new_manifest(
         "default_profiles": checked.defaults,
         "profiles": checked.profiles,
         "newest_updated_at_ms": max(checked.registries.values(), default=None),
+        # Rows kept as they were but quarantined (slug -> reason), and how the schema differs: such a snapshot
+        # is a faithful copy, and restore_snapshot refuses it until it is repaired.
+        "quarantined": checked.quarantined,
+        "schema_problems": checked.schema_problems,
     }
 
 
@@ -106,7 +110,71 @@ def read_manifest(snapshot_path: Path) -> dict[str, Any] | None:
         raise SnapshotError(f"{path.name}: manifest is not JSON: {exc.msg}") from exc
     if not isinstance(data, dict):
         raise SnapshotError(f"{path.name}: manifest is not a JSON object")
+    problem = manifest_problem(data)
+    if problem:
+        # Only this snapshot is affected: listed unverified with the reason, never restored, never pruned.
+        raise SnapshotError(f"{path.name}: manifest is invalid: {problem}")
     return data
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+# Each field of a manifest and the type its value must have (a field may be absent: older manifests lack some).
+_SCALAR_FIELDS = {
+    "format": (_is_int, "a whole number"),
+    "tool": (_is_str, "a string"),
+    "snapshot": (_is_str, "a string"),
+    "database": (_is_str, "a string"),
+    "created_at": (_is_str, "a string"),
+    "reason": (_is_str, "a string"),
+    "sha256": (_is_str, "a string"),
+    "size": (_is_int, "a whole number"),
+    "page_size": (_is_int, "a whole number"),
+    "newest_updated_at_ms": (lambda v: v is None or _is_int(v), "a whole number or null"),
+    "schema_problems": (_is_str_list, "a list of strings"),
+}
+_MAP_FIELDS = {
+    "registries": (_is_int, "a whole number"),
+    "default_profiles": (_is_str, "a string"),
+    "profiles": (_is_str_list, "a list of strings"),
+    "quarantined": (_is_str, "a string"),
+}
+
+
+def manifest_problem(manifest: dict[str, Any]) -> str | None:
+    """The first field of a manifest whose value has the wrong type, as one phrase; None when every field is right.
+
+    A manifest is a file anyone with access to the backup folder can edit; everything that reads one (listing,
+    retention, restore, the dashboard) relies on these types, so a manifest that breaks them is refused here.
+    """
+    for name, (ok, expected) in _SCALAR_FIELDS.items():
+        if name in manifest and not ok(manifest[name]):
+            return f"{name} is {json.dumps(manifest[name])[:60]}, not {expected}"
+    for name, (ok, expected) in _MAP_FIELDS.items():
+        value = manifest.get(name)
+        if name not in manifest:
+            continue
+        if not isinstance(value, dict):
+            return f"{name} is {json.dumps(value)[:60]}, not an object"
+        for key, item in value.items():
+            if not ok(item):
+                return f"{name}[{key!r}] is {json.dumps(item)[:60]}, not {expected}"
+    if "created_at" in manifest:
+        try:
+            datetime.fromisoformat(manifest["created_at"])
+        except ValueError:
+            return f"created_at {manifest['created_at'][:40]!r} is not an ISO 8601 time"
+    return None
 
 
 def write_manifest(snapshot: Path, manifest: dict[str, Any]) -> None:

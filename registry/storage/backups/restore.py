@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from registry.storage.backups import retention
 from registry.storage.backups.manifests import SnapshotInfo, read_manifest, snapshot_info, unlisted_info
 from registry.storage.backups.snapshots import create_backup
 from registry.storage.backups.verification import verify
@@ -86,9 +87,15 @@ def restore_snapshot(target: DatabaseTarget, snapshot_path: Path, backup_dir: Pa
     Every connection carries the target's settings, so the database keeps its journal mode and busy timeout.
     The live file is never renamed, replaced or deleted. A refused snapshot changes nothing.
     """
-    snapshot_path = Path(snapshot_path)
+    with retention.lease():  # the safety snapshot stays out of any concurrent prune until it has been reported
+        return _restore(target, Path(snapshot_path), backup_dir)
+
+
+def _restore(target: DatabaseTarget, snapshot_path: Path, backup_dir: Path | None) -> RestoreResult:
     if not target.path.is_file():
         raise SnapshotError(f"database {target.path} does not exist")
+    # Strict: the snapshot being restored must have exactly the reference's schema and only sound rows. (The
+    # safety snapshot taken below is not held to that: it keeps the live rows, bad ones included, as they are.)
     checked = verify(snapshot_path)
 
     def safety_snapshot() -> tuple[dict[str, int], SnapshotInfo]:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from registry.storage.backups.files import TMP_PREFIX, backup_folder
 from registry.storage.backups.listing import list_snapshots
@@ -12,6 +17,54 @@ from registry.storage.backups.manifests import TOOL, manifest_path, snapshot_inf
 from registry.storage.sqlite_db import DatabaseTarget
 
 log = logging.getLogger(__name__)
+
+# Snapshots that a backup in this process has written and is still reporting (its caller has not answered yet),
+# with how many holders each has. Retention run by another request at the same moment must not delete them: with
+# 13 backups at once beyond the retention count, one request's prune used to delete another's new snapshot.
+_held: Counter[Path] = Counter()
+_held_lock = threading.Lock()
+_lease = threading.local()
+
+
+def hold(path: Path) -> None:
+    """Keep `path` out of retention until release(path) (or until the current lease ends, inside one)."""
+    with _held_lock:
+        _held[Path(path).absolute()] += 1
+    if getattr(_lease, "paths", None) is not None:
+        _lease.paths.append(Path(path))
+
+
+def release(path: Path) -> None:
+    with _held_lock:
+        key = Path(path).absolute()
+        _held[key] -= 1
+        if _held[key] <= 0:
+            del _held[key]
+
+
+def leased() -> bool:
+    """Whether this thread is inside a `lease()` block, which then releases what it holds."""
+    return getattr(_lease, "paths", None) is not None
+
+
+@contextmanager
+def lease() -> Iterator[None]:
+    """Snapshots taken in this thread inside the block stay out of retention until the block ends."""
+    if leased():
+        yield
+        return
+    _lease.paths = []
+    try:
+        yield
+    finally:
+        paths, _lease.paths = _lease.paths, None
+        for path in paths:
+            release(path)
+
+
+def _is_held(path: Path) -> bool:
+    with _held_lock:
+        return Path(path).absolute() in _held
 
 
 def prune(
@@ -28,14 +81,14 @@ def prune(
     """
     snapshots = [s for s in list_snapshots(target, backup_dir, verify=False) if s.manifest.get("tool") == TOOL]
     # Hash newest first and stop at the first match: usually the snapshot just made, whose sha is cached.
-    newest_verified = next(
-        (s for s in snapshots if s.verified and snapshot_info(s.path, target, s.manifest).verified), None
-    )
+    newest_verified = next((s for s in snapshots if s.verified and _still_verified(s.path, target, s.manifest)), None)
     now = datetime.now(UTC)
     deleted = []
     for index, snap in enumerate(snapshots):
         if newest_verified is not None and snap.name == newest_verified.name:
             continue
+        if _is_held(snap.path):
+            continue  # another backup of this process is still reporting it
         too_many = bool(keep) and index >= int(keep)  # type: ignore[arg-type]
         too_old = bool(max_age_days) and now - snap.created_at > timedelta(days=float(max_age_days))  # type: ignore[arg-type]
         if too_many or too_old:
@@ -45,6 +98,13 @@ def prune(
             log.info("pruned snapshot %s (%s)", snap.name, "beyond keep" if too_many else "older than max age")
     _remove_abandoned_temporaries(backup_folder(target, backup_dir), target.path.name)
     return deleted
+
+
+def _still_verified(path: Path, target: DatabaseTarget, manifest: dict[str, Any]) -> bool:
+    try:
+        return snapshot_info(path, target, manifest).verified
+    except OSError:
+        return False  # deleted meanwhile by retention in another process
 
 
 def _remove_abandoned_temporaries(folder: Path, db_name: str) -> None:

@@ -7,14 +7,17 @@ journal_mode=DELETE so it is one self-contained file, checked, synced and rename
 
 from __future__ import annotations
 
+import errno
 import logging
 import secrets
+import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from registry.storage.backups import retention
 from registry.storage.backups.files import (
     TMP_PREFIX,
     backup_folder,
@@ -33,8 +36,7 @@ from registry.storage.backups.manifests import (
     snapshot_info,
     write_manifest,
 )
-from registry.storage.backups.retention import prune
-from registry.storage.interface import Progress, SnapshotError
+from registry.storage.interface import CheckedDatabase, Progress, SnapshotError
 from registry.storage.sqlite_db import DatabaseTarget
 from registry.storage.sqlite_store import check_database_file, checkpoint_after_backup, copy_database
 
@@ -57,6 +59,33 @@ def create_backup(
     if not db_path.is_file():
         raise SnapshotError(f"database {db_path} does not exist")
     folder = backup_folder(target, backup_dir)
+    try:
+        return _create_backup(target, folder, progress, reason)
+    except OSError as exc:
+        raise BackupWriteError(exc, folder) from exc
+    except SnapshotError as exc:
+        # SQLite reports a full disk (or a file-size limit) while copying as SQLITE_FULL.
+        cause = exc.__cause__
+        if isinstance(cause, sqlite3.Error) and getattr(cause, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            raise BackupWriteError(OSError(errno.ENOSPC, "database or disk is full"), folder) from exc
+        raise
+
+
+class BackupWriteError(SnapshotError):
+    """The snapshot could not be written: the folder or file and the operating system's reason, and its errno."""
+
+    def __init__(self, exc: OSError, folder: Path) -> None:
+        where = exc.filename or folder
+        reason = exc.strerror or str(exc)
+        code = errno.errorcode.get(exc.errno or 0, "")
+        super().__init__(f"cannot write a snapshot in {folder}: {where}: {reason}" + (f" ({code})" if code else ""))
+        self.errno = exc.errno
+
+
+def _create_backup(
+    target: DatabaseTarget, folder: Path, progress: Progress | None, reason: str
+) -> SnapshotInfo:
+    db_path = target.path
     folder.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     tmp = folder / f"{TMP_PREFIX}{db_path.name}.{secrets.token_hex(4)}"
@@ -68,15 +97,30 @@ def create_backup(
         syncing = _Background(fsync_file, tmp)
         hashing = _Background(sha256_file, tmp, progress)
         try:
-            checked = check_database_file(tmp, f"snapshot of {db_path.name}", progress)
+            # Not strict: a bad live row must not block a backup (least of all the safety snapshot of a restore
+            # that is about to replace it); the snapshot keeps the row as it is and the manifest lists it.
+            checked = check_database_file(tmp, f"snapshot of {db_path.name}", progress, strict=False)
         finally:
             sha = hashing.result()
             syncing.result()  # the file is on disk before it gets its name
         checkpoint_after_backup(target)
         final = publish(tmp, folder, snapshot_name(target, now))
+        # Out of retention's reach until this call returns (or, inside a lease, until the caller has reported it).
+        retention.hold(final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    try:
+        return _finish(target, folder, final, now, reason, sha, checked)
+    finally:
+        if not retention.leased():
+            retention.release(final)
+
+
+def _finish(
+    target: DatabaseTarget, folder: Path, final: Path, now: datetime, reason: str, sha: str, checked: CheckedDatabase
+) -> SnapshotInfo:
+    """Write the manifest of a snapshot just renamed into place; SnapshotInfo of the finished snapshot."""
     manifest = new_manifest(final, target, now, reason, sha, checked)
     try:
         write_manifest(final, manifest)
@@ -89,7 +133,7 @@ def create_backup(
         raise
     remember_sha(final, sha)
     info = snapshot_info(final, target, manifest, sha_checked=sha)
-    log.info("backup of %s written to %s (%d bytes, sha256 %s)", db_path, final, info.size, sha)
+    log.info("backup of %s written to %s (%d bytes, sha256 %s)", target.path, final, info.size, sha)
     return info
 
 
@@ -107,8 +151,9 @@ def backup_then_prune(
     Retention runs only once the new snapshot is safely written, so it can never delete the last good one.
     Returns the new snapshot and the files retention deleted.
     """
-    info = create_backup(target, backup_dir, progress=progress, reason=reason)
-    return info, prune(target, backup_dir, keep=keep, max_age_days=max_age_days)
+    with retention.lease():  # the new snapshot stays out of any concurrent prune until it has been reported
+        info = create_backup(target, backup_dir, progress=progress, reason=reason)
+        return info, retention.prune(target, backup_dir, keep=keep, max_age_days=max_age_days)
 
 
 class _Background:
