@@ -1,4 +1,5 @@
-"""Start the service: `python app.py [serve options]` builds the app through the factory and serves it under waitress."""
+"""Start the service: `python app.py [serve options]` builds the app through the factory and serves it under
+waitress."""
 
 import sys
 

@@ -3,8 +3,8 @@
 On a generated database of about --size-mb megabytes (default 200), in one run:
 - floor: `shutil.copyfile` of the database file and an fsync (the physical floor of any backup);
 - snapshot: our copy through SQLite's backup API into an owner-only file, switched to journal_mode=DELETE, fsynced;
-- verified backup: `registry.storage.backups.create_backup` (snapshot, integrity_check, every payload decoded and validated,
-  fsync, sha256, manifest, rename);
+- verified backup: `registry.storage.backups.create_backup` (snapshot, integrity_check, every payload decoded and
+  validated, fsync, sha256, manifest, rename);
 - p99 latency of `GET /api/chat/profiles` (waitress in its own process, one keep-alive stdlib client) at rest and
   while `profile-registry backup` runs in another process, as an operator would run it.
 Each timing is the median of --repeats runs, page cache warm for all three. Targets: snapshot <= 3x floor,
@@ -316,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"GET /api/chat/profiles p99 at rest: {f['p99_rest_ms']:.2f} ms ({f['requests_rest']} requests), "
-        f"during backup (--priority {f['backup_priority']}): {f['p99_backup_ms']:.2f} ms ({f['requests_backup']} requests) = {f['p99_ratio']:.2f}x "
+        f"during backup (--priority {f['backup_priority']}): {f['p99_backup_ms']:.2f} ms "
+        f"({f['requests_backup']} requests) = {f['p99_ratio']:.2f}x "
         f"(target <= {TARGETS['p99_ratio']:g}x) {'ok' if f['met']['p99_ratio'] else 'MISSED'}; "
         f"failed requests: {f['failed_requests']}"
     )

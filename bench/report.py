@@ -360,7 +360,7 @@ def after_change(db: Path, port: int, rounds: int) -> dict[str, float]:
     writer = sqlite3.connect(db)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        for i in range(rounds):
+        for _ in range(rounds):
             with writer:
                 writer.execute("UPDATE profile_registries SET updated_at_ms = updated_at_ms + 1 WHERE slug = 'reg0000'")
             elapsed, status, _ = fetch(conn, "/api/chat/profiles")
@@ -431,7 +431,7 @@ def exponent(xs: list[float], ys: list[float]) -> float:
     ly = [math.log(max(y, 1e-9)) for y in ys]
     mx, my = statistics.fmean(lx), statistics.fmean(ly)
     den = sum((a - mx) ** 2 for a in lx)
-    return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / den if den else float("nan")
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / den if den else float("nan")
 
 
 def growth_word(b: float) -> str:
@@ -446,7 +446,7 @@ def growth_word(b: float) -> str:
 
 def crossing(sizes: list[int], values: list[float], limit: float) -> str:
     """Where `values` first exceed `limit`, measured or extrapolated from the top two sizes' power law."""
-    for n, v in zip(sizes, values):
+    for n, v in zip(sizes, values, strict=True):
         if v > limit:
             return f"already at {n:,} profiles (measured {v:.1f})"
     if len(sizes) < 2 or values[-1] <= values[-2]:
@@ -600,7 +600,8 @@ def render(
         r = rows[n]
         add(
             f"| {n:,} | {r['registries']} | {r['db_bytes'] / 1024:,.0f} KiB | {r['body_bytes'] / 1024:,.0f} KiB | "
-            f"{r['rps']:,.0f} | {r['rps'] / base['rps']:.2f}x | {r['p50_ms']:.2f} | {r['p50_ms'] / base['p50_ms']:.1f}x | "
+            f"{r['rps']:,.0f} | {r['rps'] / base['rps']:.2f}x | {r['p50_ms']:.2f} | "
+            f"{r['p50_ms'] / base['p50_ms']:.1f}x | "
             f"{r['p99_ms']:.1f} | {r['after_change']['median_ms']:.1f} | "
             f"{r['after_change']['median_ms'] / base['after_change']['median_ms']:.1f}x | "
             f"{r['startup_s']:.2f} | {r['startup_s'] / base['startup_s']:.2f}x | "
@@ -661,7 +662,8 @@ def render(
         "Reading the table: in steady state the list route serves a body cached per database state (about 700 "
         "bytes per profile), so what remains is sending it; p50 per MiB of body is "
         + ", ".join(f"{per_mib[n]:.1f} ms at {n:,}" for n in per_mib)
-        + " (where this levels off, the cost is the bytes themselves). The first request after any change rebuilds that body from every row, which is the cost that grows "
+        + " (where this levels off, the cost is the bytes themselves). The first request after any change "
+          "rebuilds that body from every row, which is the cost that grows "
         f"with the registry ({top['after_change']['median_ms']:.0f} ms at {sizes[-1]:,} profiles). Start-up is "
         "dominated by the interpreter and imports and barely depends on size. Past the crossing points above, "
         "clients should ask for one registry (`?registry=`) rather than the whole list."

@@ -241,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     figures = run(requests=args.requests, payload_bytes=args.payload_bytes, threads=args.threads)
     print(json.dumps(figures, indent=2))
     print(
-        f"\nAPI PATCH {figures['patch']['per_s']}/s vs raw upsert+checkpoint {figures['raw_upsert_checkpoint']['per_s']}/s"
+        f"\nAPI PATCH {figures['patch']['per_s']}/s vs raw upsert+checkpoint "
+        f"{figures['raw_upsert_checkpoint']['per_s']}/s"
         f" (ratio {figures['ratio_api_vs_raw_checkpoint']}), raw upsert alone {figures['raw_upsert']['per_s']}/s;"
         f" PATCH p50 {figures['patch']['p50_ms']} ms vs GET p50 {figures['get']['p50_ms']} ms"
         f" (x{figures['ratio_patch_vs_get_p50']})"

@@ -45,7 +45,8 @@ class ServeProcess:
                     ready.put(match.group(1))
             ready.put(None)
 
-        threading.Thread(target=drain, daemon=True).start()
+        self._drain = threading.Thread(target=drain, daemon=True)
+        self._drain.start()
         try:
             port = ready.get(timeout=timeout)
         except queue.Empty:
@@ -64,3 +65,7 @@ class ServeProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        # The child is gone, so its stderr reaches end of file: the drain thread ends and the pipe can be closed.
+        self._drain.join(timeout=10)
+        assert self.process.stderr is not None
+        self.process.stderr.close()

@@ -97,7 +97,10 @@ def test_create_body_errors_are_422_json(client):
 
 def test_bad_agentmode_config_is_422_with_pointer_and_nothing_is_written(client, seeded_db):
     before = stored(seeded_db)
-    body = {"slug": "bad", "extensions": {RUNTIME: {"middlewares": [{"name": "agentmode", "config": {"default_mode": 3}}]}}}
+    body = {
+        "slug": "bad",
+        "extensions": {RUNTIME: {"middlewares": [{"name": "agentmode", "config": {"default_mode": 3}}]}},
+    }
     r = client.post("/api/chat/profiles", json=body, headers=AUTH)
     assert r.status_code == 422
     err = r.get_json()
@@ -121,7 +124,9 @@ def test_unknown_extension_key_is_stored_as_given(client, seeded_db):
 
 
 def test_patch_updates_and_bumps_version(client, seeded_db):
-    r = client.patch("/api/chat/profiles/analyst", json={"description": "new text", "expected_version": 0}, headers=AUTH)
+    r = client.patch(
+        "/api/chat/profiles/analyst", json={"description": "new text", "expected_version": 0}, headers=AUTH
+    )
     assert r.status_code == 200, r.get_data(as_text=True)
     assert r.get_json()["metadata"]["version"] == 1
     r = client.patch("/api/chat/profiles/analyst", json={"display_name": "A2", "expected_version": 1}, headers=AUTH)
@@ -160,21 +165,30 @@ def test_patch_that_would_make_a_cycle_is_refused(client, seeded_db):
 
 
 def test_patch_with_dangling_stack_ref_is_refused(client):
-    r = client.patch("/api/chat/profiles/analyst", json={"stack": [{"registry_slug": "elsewhere", "profile_slug": "x"}]},
-                     headers=AUTH)
+    r = client.patch(
+        "/api/chat/profiles/analyst",
+        json={"stack": [{"registry_slug": "elsewhere", "profile_slug": "x"}]},
+        headers=AUTH,
+    )
     assert r.status_code == 400
     assert 'referenced profile "x" not found in registry "elsewhere"' in r.get_json()["message"]
 
 
 def test_patch_extension_merge_and_schema_check(client, seeded_db):
-    r = client.patch("/api/chat/profiles/default",
-                     json={"extensions": {"webchat.starter_suggestions@v1": None, "test.markers@v1": ["a"]}}, headers=AUTH)
+    r = client.patch(
+        "/api/chat/profiles/default",
+        json={"extensions": {"webchat.starter_suggestions@v1": None, "test.markers@v1": ["a"]}},
+        headers=AUTH,
+    )
     assert r.status_code == 200
     ext = stored(seeded_db)["profiles"]["default"]["extensions"]
     assert "webchat.starter_suggestions@v1" not in ext and ext["test.markers@v1"] == ["a"]
     assert RUNTIME in ext
-    r = client.patch("/api/chat/profiles/default", json={"extensions": {"webchat.starter_suggestions@v1": {"items": [1]}}},
-                     headers=AUTH)
+    r = client.patch(
+        "/api/chat/profiles/default",
+        json={"extensions": {"webchat.starter_suggestions@v1": {"items": [1]}}},
+        headers=AUTH,
+    )
     assert r.status_code == 422
     assert r.get_json()["pointer"] == "/extensions/webchat.starter_suggestions@v1/items/0"
 
@@ -250,13 +264,20 @@ def test_put_creates_then_replaces_registry(client, seeded_db):
 def test_put_validation_and_slug_mismatch(client):
     r = client.put("/api/registries/team", json={"profiles": {"a": {}}}, headers=AUTH)
     assert r.status_code == 400
-    assert r.get_json()["message"] == "validation error (registry.default_profile_slug): must be set when profiles are present"
+    assert (
+        r.get_json()["message"]
+        == "validation error (registry.default_profile_slug): must be set when profiles are present"
+    )
     r = client.put("/api/registries/team", json={"slug": "other"}, headers=AUTH)
     assert r.status_code == 400 and "registry.slug" in r.get_json()["message"]
     r = client.put("/api/registries/Not Valid!", json={}, headers=AUTH)
     assert r.status_code == 400 and r.get_json()["message"] == "invalid registry"
-    bad = {"default_profile_slug": "a",
-           "profiles": {"a": {"extensions": {"middleware.agentmode_config@v1": {"instances": {"i": {"default_mode": 1}}}}}}}
+    bad = {
+        "default_profile_slug": "a",
+        "profiles": {
+            "a": {"extensions": {"middleware.agentmode_config@v1": {"instances": {"i": {"default_mode": 1}}}}}
+        },
+    }
     r = client.put("/api/registries/team", json=bad, headers=AUTH)
     assert r.status_code == 422
     assert r.get_json()["pointer"] == "/profiles/a/extensions/middleware.agentmode_config@v1/instances/i/default_mode"
@@ -268,7 +289,9 @@ def test_put_replacing_a_registry_others_depend_on_is_refused(client):
     leaf = registry_payload("leaf", {"top": {"stack": [{"registry_slug": "shared", "profile_slug": "base"}]}})
     assert client.put("/api/registries/leaf", json=leaf, headers=AUTH).status_code == 201
     r = client.put("/api/registries/shared", json=registry_payload("shared", {"other": {}}), headers=AUTH)
-    assert r.status_code == 400 and 'referenced profile "base" not found in registry "shared"' in r.get_json()["message"]
+    assert (
+        r.status_code == 400 and 'referenced profile "base" not found in registry "shared"' in r.get_json()["message"]
+    )
     r = client.delete("/api/registries/shared", headers=AUTH)
     assert r.status_code == 400
     assert client.delete("/api/registries/leaf", headers=AUTH).status_code == 204
@@ -342,7 +365,10 @@ def test_yaml_registry_is_not_writable(tmp_path, make_app):
     assert r.get_json()["message"].startswith('store is read-only: registry "team" comes from the YAML source')
     assert client.put("/api/registries/team", json={}, headers=AUTH).status_code == 403
     # The SQLite registry beside it is writable.
-    assert client.patch("/api/chat/profiles/x?registry=default", json={"description": "d"}, headers=AUTH).status_code == 200
+    assert (
+        client.patch("/api/chat/profiles/x?registry=default", json={"description": "d"}, headers=AUTH).status_code
+        == 200
+    )
 
 
 def test_yaml_only_chain_cannot_create_registries(tmp_path, make_app):
@@ -419,11 +445,15 @@ def test_serve_token_file_makes_a_writable_app(tmp_path, monkeypatch):
     tokens.write_text("# admins\nbob:bobs-token\n", encoding="utf-8")
     db = tmp_path / "p.db"
     write_row(db, "default", registry_payload("default", {"a": {}}))
-    args = build_parser().parse_args(["serve", "--writable", "--token-file", str(tokens), "--profile-registries", str(db)])
+    args = build_parser().parse_args(
+        ["serve", "--writable", "--token-file", str(tokens), "--profile-registries", str(db)]
+    )
     app = build_app(args)
     try:
         client = app.test_client()
-        r = client.patch("/api/chat/profiles/a", json={"description": "d"}, headers={"Authorization": "Bearer bobs-token"})
+        r = client.patch(
+            "/api/chat/profiles/a", json={"description": "d"}, headers={"Authorization": "Bearer bobs-token"}
+        )
         assert r.status_code == 200 and r.get_json()["metadata"]["updated_by"] == "bob"
     finally:
         app.extensions["profile_registry"].chain.close()

@@ -121,7 +121,9 @@ def test_openapi_documents_the_routes(server):
 
 def test_diff_shows_what_a_restore_would_change_and_compares_two_snapshots(server, seeded_db):
     status, first, _ = call(server.url + "/api/backups", "POST", TOKEN)
-    write_row(seeded_db, "default", registry_payload("default", {"other": {"display_name": "Other"}}), 1_900_000_000_000)
+    write_row(
+        seeded_db, "default", registry_payload("default", {"other": {"display_name": "Other"}}), 1_900_000_000_000
+    )
     status, body, _ = call(server.url + f"/api/backups/{first['name']}/diff")
     assert status == 200
     assert body["before"] == {"kind": "live", "name": str(seeded_db), "path": str(seeded_db)}
@@ -133,7 +135,9 @@ def test_diff_shows_what_a_restore_would_change_and_compares_two_snapshots(serve
     assert {p["slug"]: p["change"] for p in default["profiles"]} == {
         "analyst": "added", "default": "added", "other": "removed"
     }
-    assert {"path": "/default_profile_slug", "op": "replace", "before": "other", "after": "default"} in default["fields"]
+    assert {"path": "/default_profile_slug", "op": "replace", "before": "other", "after": "default"} in default[
+        "fields"
+    ]
 
     status, second, _ = call(server.url + "/api/backups", "POST", TOKEN)
     status, body, _ = call(server.url + f"/api/backups/{first['name']}/diff?against={second['name']}")

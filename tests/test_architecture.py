@@ -1,4 +1,12 @@
-"""The layout's rules, checked on the source: which package may speak SQL, and no import cycles between modules."""
+"""The layout's rules, checked on the source: which package may speak SQL, no import cycles between modules, and
+imports that point down the layers.
+
+Layers, lowest first: domain (the model, resolution, runtime plans, catalogs; no SQL, no Flask) <- storage (the
+only package that speaks SQL) <- service (the chain of sources, the write path) <- chat and the web layer (web,
+api, dashboard) <- cli and the app factory. A layer may import its own package and the layers LAYERS_BELOW lists.
+For the layer rules an import inside `if TYPE_CHECKING:` counts too: it does not run, but it is still a
+dependency a reader has to follow.
+"""
 
 from __future__ import annotations
 
@@ -28,11 +36,12 @@ def _typing_only(tree: ast.Module) -> set[int]:
     return skipped
 
 
-def imported_modules(name: str, path: Path) -> set[str]:
-    """Every module `name` imports when it runs, anywhere in the file (a function-level import counts too)."""
+def imported_modules(name: str, path: Path, *, typing_too: bool = False) -> set[str]:
+    """Every module `name` imports when it runs, anywhere in the file (a function-level import counts too);
+    with `typing_too`, also the imports made for annotations only."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    typing_only = _typing_only(tree)
+    typing_only = set() if typing_too else _typing_only(tree)
     found: set[str] = set()
     for node in ast.walk(tree):
         if id(node) in typing_only:
@@ -87,3 +96,84 @@ def test_no_import_cycles_between_our_modules() -> None:
         if node not in state:
             visit(node)
     assert cycles == [], "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+# layer -> the other layers it may import. `registry` is the top package (the app factory), `config` the settings.
+LAYERS_BELOW: dict[str, set[str]] = {
+    "domain": set(),
+    "config": {"domain"},
+    "storage": {"domain"},
+    "service": {"domain", "storage"},
+    "chat": {"domain", "service"},
+    "web": {"domain", "service", "storage"},
+    "api": {"web", "chat", "domain", "service", "storage", "config"},
+    "dashboard": {"web", "chat", "domain", "service", "storage", "config"},
+    "cli": {"registry", "web", "chat", "domain", "service", "storage", "config"},
+    "registry": {"api", "dashboard", "web", "chat", "domain", "service", "storage", "config"},
+    "__main__": {"cli"},
+}
+WEB_LAYERS = ("web", "api", "dashboard")
+# What the web layer may use of storage: the package itself, the store interface, backups (snapshots, restore,
+# listing), the source kinds and the database target. The SQLite store, its file helpers and row inspection stay
+# inside.
+STORAGE_PUBLIC = ("registry.storage.interface", "registry.storage.backups", "registry.storage.sources",
+                  "registry.storage.sqlite_db")
+
+
+def public_storage(module: str) -> bool:
+    return module == "registry.storage" or module.startswith(STORAGE_PUBLIC)
+
+
+def layer_of(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def our_imports() -> dict[str, set[str]]:
+    """module -> the package's modules it imports, annotation-only imports included."""
+    return {
+        name: {m for m in imported_modules(name, path, typing_too=True) if m in MODULES and m != name}
+        for name, path in MODULES.items()
+    }
+
+
+def test_every_module_has_a_layer() -> None:
+    assert {layer_of(name) for name in MODULES} <= set(LAYERS_BELOW)
+
+
+def test_imports_point_down_the_layers() -> None:
+    wrong = [
+        f"{module} -> {target}"
+        for module, targets in our_imports().items()
+        for target in sorted(targets)
+        if layer_of(target) != layer_of(module) and layer_of(target) not in LAYERS_BELOW[layer_of(module)]
+    ]
+    assert wrong == []
+
+
+def test_the_domain_imports_nothing_of_ours_outside_it() -> None:
+    outside = [
+        f"{module} -> {target}"
+        for module, targets in our_imports().items()
+        if layer_of(module) == "domain"
+        for target in sorted(targets)
+        if layer_of(target) != "domain"
+    ]
+    assert outside == []
+
+
+def test_the_web_layer_uses_only_the_public_side_of_storage() -> None:
+    private = [
+        f"{module} -> {target}"
+        for module, targets in our_imports().items()
+        if layer_of(module) in WEB_LAYERS
+        for target in sorted(targets)
+        if layer_of(target) == "storage" and not public_storage(target)
+    ]
+    assert private == []
+
+
+def test_the_dashboard_does_not_import_the_api() -> None:
+    wrong = [f"{m} -> {t}" for m, ts in our_imports().items() if layer_of(m) == "dashboard" for t in ts
+             if layer_of(t) == "api"]
+    assert wrong == []

@@ -162,7 +162,9 @@ def test_find_snapshot_refuses_paths_and_unknown_names(live, db_path, tmp_path):
 
 def test_progress_reports_every_phase(live, db_path):
     seen: list[tuple[str, int, int]] = []
-    backups.create_backup(target_from_path(db_path), progress=lambda phase, done, total: seen.append((phase, done, total)))
+    backups.create_backup(
+        target_from_path(db_path), progress=lambda phase, done, total: seen.append((phase, done, total))
+    )
     phases = {phase for phase, _, _ in seen}
     assert {"copy", "check", "hash"} <= phases
     assert all(done <= total for _, done, total in seen)

@@ -1,4 +1,5 @@
-"""registry.service.chain: chaining sources (§3.4): last source wins, default registry, duplicates, lookup precedence."""
+"""registry.service.chain: chaining sources (§3.4): last source wins, default registry, duplicates, lookup
+precedence."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import registry_payload, write_row
 
-from registry.service.chain import RegistryChain
 from registry.domain.errors import ProfileNotFound, RegistryNotFound, RegistryQuarantined, StartupError, ValidationError
+from registry.service.chain import RegistryChain
 from registry.storage.sources import open_source, parse_entries
 
 

@@ -89,7 +89,9 @@ def test_one_chat_request_with_mock_parity_is_sent_by_default(seeded_db, make_ap
     code, lines = run_check(capsys, "--url", server.url)
     assert code == 0, lines
     chat = [line for line in lines if "chat with" in line]
-    assert len(chat) == 1 and chat[0].startswith("PASS  chat with mock_parity: session ") and chat[0].endswith(" finished")
+    assert (
+        len(chat) == 1 and chat[0].startswith("PASS  chat with mock_parity: session ") and chat[0].endswith(" finished")
+    )
     code, lines = run_check(capsys, "--url", server.url, "--no-chat")
     assert code == 0, lines
     assert not [line for line in lines if "chat with" in line]

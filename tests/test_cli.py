@@ -71,7 +71,9 @@ def test_duplicate_registry_across_sources(tmp_path: Path):
 
 def test_bad_yaml_and_empty_entry(tmp_path: Path):
     (tmp_path / "r.yaml").write_text("slug: r\ndefault_profile_slug: a\n")
-    assert_one_line_error(run_serve(["--profile-registries", "r.yaml"], tmp_path), "does not support default_profile_slug")
+    assert_one_line_error(
+        run_serve(["--profile-registries", "r.yaml"], tmp_path), "does not support default_profile_slug"
+    )
     assert_one_line_error(run_serve(["--profile-registries", "sqlite:"], tmp_path),
                           "parse profile registry source 0: sqlite profile registry source path is empty")
 

@@ -117,7 +117,10 @@ def test_restore_by_name_and_refusal_of_a_bad_file(seeded_db, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert (
         err
-        == "profile-registry restore: error: notes.txt: not a SQLite database (file header is wrong); nothing was changed"
+        == (
+            "profile-registry restore: error: notes.txt: not a SQLite database (file header is wrong); nothing "
+            "was changed"
+        )
     )
     assert backups.live_registries(target_from_path(seeded_db)) == before
 

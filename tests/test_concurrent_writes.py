@@ -62,7 +62,9 @@ def write_markers(url: str, client_id: int, updates: int, out: dict[str, Any], l
                 return
             version = doc["metadata"].get("version", 0)
             markers = doc["extensions"][MARKERS] + [marker]
-            status, body = client.request("PATCH", PATH, {"expected_version": version, "extensions": {MARKERS: markers}})
+            status, body = client.request(
+                "PATCH", PATH, {"expected_version": version, "extensions": {MARKERS: markers}}
+            )
             with lock:
                 out["statuses"][status] = out["statuses"].get(status, 0) + 1
             if status == 200:

@@ -245,7 +245,10 @@ def test_without_login_no_action_buttons_and_posts_are_refused(client, backup_di
     assert "log in" in refused.get_data(as_text=True)
     assert (
         backups.list_snapshots(
-            target_from_path(Path(client.application.extensions["profile_registry"].sqlite_sources()[0].store.target.path)), backup_dir
+            target_from_path(
+                Path(client.application.extensions["profile_registry"].sqlite_sources()[0].store.target.path)
+            ),
+            backup_dir,
         )
         == []
     )
@@ -356,7 +359,9 @@ def test_restore_confirmation_shows_live_against_snapshot_and_restore_brings_row
     assert "Restored from" in overview
     assert 'data-slug="extra"' not in overview
     assert client.get("/registries/default/profiles/analyst").status_code == 200
-    assert len(backups.list_snapshots(target_from_path(seeded_db), backup_dir)) == 2  # the safety snapshot was taken first
+    assert (
+        len(backups.list_snapshots(target_from_path(seeded_db), backup_dir)) == 2
+    )  # the safety snapshot was taken first
 
 
 def test_restore_confirmation_shows_the_diff_per_profile_collapsed(client, backup_dir, seeded_db):

@@ -1,4 +1,5 @@
-"""registry.storage.sqlite_db: path and DSN targets end up with WAL, busy_timeout 5000 and foreign keys on, checked on a real file."""
+"""registry.storage.sqlite_db: path and DSN targets end up with WAL, busy_timeout 5000 and foreign keys on, checked
+on a real file."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from registry.storage import sqlite_db as db
 from registry.domain.errors import StartupError
+from registry.storage import sqlite_db as db
 
 
 def pragmas_of(conn: sqlite3.Connection) -> tuple[str, int, int]:

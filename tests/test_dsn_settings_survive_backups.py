@@ -87,7 +87,9 @@ def test_dashboard_backup_and_restore_keep_delete_mode(delete_mode_db, make_app,
     token = csrf.search(client.get("/").get_data(as_text=True)).group(1)
     assert client.post("/backups", data={"csrf_token": token}).status_code == 303
     assert journal_mode_on_disk(delete_mode_db) == "delete"
-    (snapshot,) = backups.list_snapshots(target_from_dsn(dsn_entry(delete_mode_db)[len("sqlite-dsn:"):]), tmp_path / "s")
+    (snapshot,) = backups.list_snapshots(
+        target_from_dsn(dsn_entry(delete_mode_db)[len("sqlite-dsn:") :]), tmp_path / "s"
+    )
     page = client.get(f"/backups/{snapshot.name}/restore").get_data(as_text=True)
     response = client.post(f"/backups/{snapshot.name}/restore", data={"csrf_token": csrf.search(page).group(1)})
     assert response.status_code == 303

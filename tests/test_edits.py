@@ -1,4 +1,5 @@
-"""registry.domain.edits: the reference's write semantics on registry dicts (contract §7.1), plus the chain-wide stack check."""
+"""registry.domain.edits: the reference's write semantics on registry dicts (contract §7.1), plus the chain-wide
+stack check."""
 
 from __future__ import annotations
 
@@ -169,7 +170,9 @@ def test_chain_check_tolerates_an_unrelated_existing_problem():
     # The same pre-existing problem inside the edited registry does not block an unrelated edit either...
     own = registry("own", {"p": {"stack": [{"registry_slug": "gone", "profile_slug": "y"}]}, "q": {}}, default="q")
     own_edited = registry(
-        "own", {"p": {"stack": [{"registry_slug": "gone", "profile_slug": "y"}]}, "q": {"description": "d"}}, default="q"
+        "own",
+        {"p": {"stack": [{"registry_slug": "gone", "profile_slug": "y"}]}, "q": {"description": "d"}},
+        default="q",
     )
     edits.check_chain_topology({"own": own}, {"own": own_edited}, "own")
     # ...but a new problem does.

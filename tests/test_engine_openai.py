@@ -82,7 +82,8 @@ def closed_port_url() -> str:
 
 
 def stacked_registry(base_url: str, timeout: float | None = None) -> dict[str, Any]:
-    """provider (endpoint, key variable, model) <- tuned (Go-written: temperature, max tokens) <- agent (YAML: model, prompt)."""
+    """provider (endpoint, key variable, model) <- tuned (Go-written: temperature, max tokens) <- agent (YAML:
+    model, prompt)."""
     api: dict[str, Any] = {"base_url": base_url, "api_key_env": KEY_ENV}
     provider_settings: dict[str, Any] = {
         "api": api,
@@ -190,7 +191,8 @@ def test_upstream_500_is_an_error_in_the_session(serve, upstream):
     snap = snapshot(app, server, "f")
     assert snap["status"] == "error"
     assert assistant(snap)["error"] == (
-        f"chat completion failed: {upstream.url}/chat/completions answered HTTP 500 Internal Server Error: upstream exploded"
+        f"chat completion failed: {upstream.url}/chat/completions answered HTTP 500 Internal Server Error: "
+        f"upstream exploded"
     )
 
 

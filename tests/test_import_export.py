@@ -87,8 +87,10 @@ def test_import_refuses_a_dangling_cross_registry_ref(seeded_db, tmp_path, capsy
     assert main(["import", str(file), "--dry-run", "--profile-registries", str(seeded_db)]) == 1
     assert 'referenced profile "nope" not found in registry "default"' in capsys.readouterr().err
     assert row(seeded_db, "team") is None
-    file.write_text("slug: team\nprofiles:\n  a:\n    stack:\n      - {registry_slug: default, profile_slug: analyst}\n",
-                    encoding="utf-8")
+    file.write_text(
+        "slug: team\nprofiles:\n  a:\n    stack:\n      - {registry_slug: default, profile_slug: analyst}\n",
+        encoding="utf-8",
+    )
     assert main(["import", str(file), "--profile-registries", str(seeded_db)]) == 0
     assert json.loads(row(seeded_db, "team")[0])["default_profile_slug"] == "a"
 

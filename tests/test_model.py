@@ -285,7 +285,9 @@ def test_topology_fan_in_is_not_a_cycle():
 
 
 def test_decode_normalises_slugs_and_fills_maps():
-    reg = decode_registry({"Slug": " Default ", "profiles": {"Agent": {"slug": "AGENT"}}, "default_profile_slug": "Agent"})
+    reg = decode_registry(
+        {"Slug": " Default ", "profiles": {"Agent": {"slug": "AGENT"}}, "default_profile_slug": "Agent"}
+    )
     assert reg["slug"] == "default"
     assert reg["default_profile_slug"] == "agent"
     assert reg["profiles"]["agent"]["slug"] == "agent"

@@ -1,4 +1,5 @@
-"""registry.domain.payload_validation: catalogued extensions and middleware configs checked with jsonschema, with pointers."""
+"""registry.domain.payload_validation: catalogued extensions and middleware configs checked with jsonschema, with
+pointers."""
 
 from __future__ import annotations
 

@@ -10,9 +10,14 @@ from conftest import registry_payload, write_row
 
 BAD_ROWS = {
     "trunc": ('{"slug":"trunc","profiles":', "payload_json is not valid JSON"),
-    "mismatch": ('{"slug":"other","metadata":{}}', 'sqlite profile store: slug mismatch payload="other" row="mismatch"'),
-    "invalid": ('{"slug":"invalid","profiles":{"a":{"slug":"a","metadata":{}}},"metadata":{}}',
-                "validation error (registry.default_profile_slug): must be set when profiles are present"),
+    "mismatch": (
+        '{"slug":"other","metadata":{}}',
+        'sqlite profile store: slug mismatch payload="other" row="mismatch"',
+    ),
+    "invalid": (
+        '{"slug":"invalid","profiles":{"a":{"slug":"a","metadata":{}}},"metadata":{}}',
+        "validation error (registry.default_profile_slug): must be set when profiles are present",
+    ),
 }
 
 
@@ -74,7 +79,11 @@ def test_log_says_it_once_across_many_requests(bad_db, make_app, caplog):
             client.get("/api/chat/profiles?registry=trunc")
             client.get("/api/health")
         write_row(bad_db, "good", registry_payload("good", {"a": {}, "c": {}}))  # a new generation is loaded
-        assert {i["slug"] for i in client.get("/api/chat/profiles?registry=good").get_json()} == {"a", "c", "mock_parity"}
+        assert {i["slug"] for i in client.get("/api/chat/profiles?registry=good").get_json()} == {
+            "a",
+            "c",
+            "mock_parity",
+        }
         client.get("/api/chat/profiles?registry=trunc")
     messages = quarantine_logs(caplog)
     assert len(messages) == 3
@@ -112,7 +121,10 @@ def test_invalid_row_slug_is_quarantined_under_its_raw_name(tmp_path: Path, make
         (b"\xff\xfe{}", "payload_json is not UTF-8 text"),
         (42, "registry: expected an object, got int"),
         ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
-        ('{"slug":"odd","profiles":{"a":{"slug":"a","metadata":"x"}},"default_profile_slug":"a"}', "expected an object"),
+        (
+            '{"slug":"odd","profiles":{"a":{"slug":"a","metadata":"x"}},"default_profile_slug":"a"}',
+            "expected an object",
+        ),
     ],
 )
 def test_rows_the_shell_can_write_are_quarantined_not_fatal(tmp_path: Path, make_app, payload, reason):

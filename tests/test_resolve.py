@@ -123,7 +123,10 @@ def test_a_reference_to_a_missing_profile_names_profile_and_registry(client_for)
     client = client_for(
         registry_payload("default", {"agent": prof("shared/ghost")}), registry_payload("shared", {"real": prof()})
     )
-    expected = 'validation error (registry.profiles[agent].stack[0]): referenced profile "ghost" not found in registry "shared"'
+    expected = (
+        'validation error (registry.profiles[agent].stack[0]): referenced profile "ghost" not found in '
+        'registry "shared"'
+    )
     response = resolved(client, "agent")
     assert (response.status_code, response.get_json()["message"]) == (400, expected)
     assert chat_error(client, "agent") == (400, f"{expected}: {expected}")

@@ -175,7 +175,9 @@ def test_corrupt_snapshot_is_refused_and_live_data_is_unchanged(live, db_path, t
     with pytest.raises(backups.SnapshotError, match=reason):
         backups.restore_snapshot(target_from_path(db_path), snapshot)
     assert live_rows(db_path) == before
-    assert backups.list_snapshots(target_from_path(db_path)) == listed_before, "no safety snapshot for a refused restore"
+    assert backups.list_snapshots(target_from_path(db_path)) == listed_before, (
+        "no safety snapshot for a refused restore"
+    )
 
 
 def test_offline_copy_over_a_database_with_a_stale_wal_does_not_bring_old_rows_back(live, db_path, tmp_path):
@@ -187,7 +189,8 @@ def test_offline_copy_over_a_database_with_a_stale_wal_does_not_bring_old_rows_b
     writer = db.connect(db.target_from_path(db_path))
     writer.execute("PRAGMA wal_autocheckpoint=0")
     writer.execute(
-        "INSERT INTO profile_registries VALUES (?, ?, ?)", ("inwal", json.dumps(registry_payload("inwal", {"p": {}})), 9)
+        "INSERT INTO profile_registries VALUES (?, ?, ?)",
+        ("inwal", json.dumps(registry_payload("inwal", {"p": {}})), 9),
     )
     crashed = tmp_path / "crashed"
     crashed.mkdir()

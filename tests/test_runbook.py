@@ -18,7 +18,10 @@ pytestmark = [
 
 # Step 1, verbatim apart from the command name.
 PATH_FORM = ["--profile-registries", "./data/profiles.db"]
-DSN_FORM = ["--profile-registries", "sqlite-dsn:file:./data/profiles.db?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on"]
+DSN_FORM = [
+    "--profile-registries",
+    "sqlite-dsn:file:./data/profiles.db?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on",
+]
 
 # Steps 2 and 3, verbatim (the port is substituted).
 LIST = "curl -s http://localhost:8080/api/chat/profiles | jq ."

@@ -9,7 +9,7 @@ import pytest
 from conftest import registry_payload, write_row
 
 from registry.domain.catalog import MiddlewareDefinition
-from registry.domain.runtime_plan import merge_runtime_plan
+from registry.domain.runtime_merge import merge_runtime_plan
 
 RUNTIME_KEY = "pinocchio.webchat_runtime@v1"
 EXTRA = MiddlewareDefinition(
@@ -144,11 +144,13 @@ def test_config_values_are_coerced_to_the_schema_types_with_defaults_filled(serv
     [
         (
             {"name": "extra", "config": {"threshold": "many", "mode": "fast"}},
-            "resolve middleware extra[1]: coerce middleware payload at /threshold from source profile[profile]: must be an integer",
+            "resolve middleware extra[1]: coerce middleware payload at /threshold from source "
+            "profile[profile]: must be an integer",
         ),
         (
             {"name": "extra", "id": "x", "config": {"mode": "medium"}},
-            'resolve middleware extra#x: coerce middleware payload at /mode from source profile[profile]: must be one of ["fast", "slow"]',
+            'resolve middleware extra#x: coerce middleware payload at /mode from source profile[profile]: must '
+            'be one of ["fast", "slow"]',
         ),
         (
             {"name": "extra", "config": {"threshold": 1}},
@@ -156,7 +158,8 @@ def test_config_values_are_coerced_to_the_schema_types_with_defaults_filled(serv
         ),
         (
             {"name": "extra", "config": {"mode": "fast", "bogus": 1}},
-            "resolve middleware extra[1]: project middleware payload for source profile[profile]: path /bogus is not allowed by schema",
+            "resolve middleware extra[1]: project middleware payload for source profile[profile]: path /bogus "
+            "is not allowed by schema",
         ),
         ({"name": "nope"}, 'resolve middleware nope[1]: unknown middleware "nope"'),
         ({"name": "nope", "enabled": False}, 'resolve middleware nope[1]: unknown middleware "nope"'),
@@ -169,7 +172,10 @@ def test_bad_middleware_configs_name_the_instance_the_pointer_and_the_layer(serv
 
 def test_agentmode_config_is_checked_against_its_published_schema(serve):
     client = serve({"p": runtime(middlewares=[{"name": "agentmode", "config": {"sanitize_yaml": "maybe"}}])}, "p")
-    message = "resolve middleware agentmode[0]: coerce middleware payload at /sanitize_yaml from source profile[profile]: must be a boolean"
+    message = (
+        "resolve middleware agentmode[0]: coerce middleware payload at /sanitize_yaml from source "
+        "profile[profile]: must be a boolean"
+    )
     assert errors_of(client, "p") == (message, message)
 
 

@@ -1,4 +1,5 @@
-"""registry.web.cookie_session: no signer is built for a request without a session cookie; signed sessions still work."""
+"""registry.web.cookie_session: no signer is built for a request without a session cookie; signed sessions still
+work."""
 
 from __future__ import annotations
 

@@ -33,7 +33,9 @@ def count_views(service: RegistryService, monkeypatch) -> list[int]:
 def test_a_patch_takes_one_chain_view(service, monkeypatch):
     writer = RegistryWriter(service)
     calls = count_views(service, monkeypatch)
-    result = writer.update_profile("shared", "base", {"description": "new"}, actor="t", source="test", expected_version=0)
+    result = writer.update_profile(
+        "shared", "base", {"description": "new"}, actor="t", source="test", expected_version=0
+    )
     assert result.after["profiles"]["base"]["description"] == "new"
     assert len(calls) == 1
 

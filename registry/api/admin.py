@@ -23,7 +23,6 @@ from registry.domain.documents import profile_document
 from registry.domain.errors import ReadOnlyStore, SlugError
 from registry.domain.model import Registry, parse_profile_slug, parse_registry_slug
 from registry.service.writes import RegistryWriter, registry_from_body
-from registry.storage.sources import SQLiteSource
 from registry.web.auth import bearer_actor
 
 WRITER_KEY = "profile_registry_writer"
@@ -206,7 +205,7 @@ def summary(slug: str, registry: Registry | None, updated_at_ms: int, label: str
 
 
 def _writable_labels() -> set[str]:
-    return {s.label for s in service().chain.sources if isinstance(s, SQLiteSource) and not s.store.read_only}
+    return {s.label for s in service().sqlite_sources() if not s.store.read_only}
 
 
 # --- profile routes ------------------------------------------------------------------------------------------------

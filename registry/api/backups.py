@@ -7,10 +7,9 @@ from pathlib import Path
 
 from flask import Response, current_app, request
 from flask.views import MethodView
-from registry.api.common import Blueprint
 from marshmallow import Schema, fields
 
-from registry.api.common import service
+from registry.api.common import Blueprint, service
 from registry.api.errors import json_body, json_error
 from registry.api.schemas import ErrorBodySchema
 from registry.service.snapshot_diff import diff_snapshot, live_side, snapshot_side
@@ -97,7 +96,9 @@ class RegistryDiffSchema(Schema):
         fields.Nested(FieldChangeSchema),
         required=True,
         data_key="fields",
-        metadata={"description": "the registry's own fields (display_name, description, default_profile_slug, metadata)"},
+        metadata={
+            "description": "the registry's own fields (display_name, description, default_profile_slug, metadata)"
+        },
     )
     profiles = fields.List(fields.Nested(ProfileDiffSchema), required=True)
     problem = fields.String(allow_none=True, metadata={"description": "why a side's row cannot be read"})
@@ -244,6 +245,8 @@ class Diff(MethodView):
         after = snapshot_side(backups.find_snapshot(target, name, folder()).path)
         against = request.args.get("against")
         before = (
-            live_side(target) if against is None else snapshot_side(backups.find_snapshot(target, against, folder()).path)
+            live_side(target)
+            if against is None
+            else snapshot_side(backups.find_snapshot(target, against, folder()).path)
         )
         return json_body(diff_snapshot(before, after).to_dict())

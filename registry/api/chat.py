@@ -16,16 +16,17 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from registry.api.common import Blueprint, service
 from registry.chat.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT
 from registry.chat.engines.mock_parity import RUNTIME_KEY as MOCK_RUNTIME_KEY
-from registry.chat.engines.mock_parity import SLUG as MOCK_SLUG
 from registry.chat.engines.mock_parity import MockParityEngine
 from registry.chat.engines.openai_compat import EngineConfigError
 from registry.chat.engines.select import build_engine
 from registry.chat.sessions import RunPlan, SessionStore
 from registry.domain import gojson
+from registry.domain.documents import MOCK_PARITY_SLUG
 from registry.domain.errors import RegistryError, SlugError
 from registry.domain.model import parse_profile_slug, parse_registry_slug
 from registry.domain.resolve import resolve_profile
-from registry.domain.runtime_plan import DEFAULT_SYSTEM_PROMPT, CompositionError, chat_error_text, compose_runtime
+from registry.domain.runtime_merge import DEFAULT_SYSTEM_PROMPT
+from registry.domain.runtime_plan import CompositionError, chat_error_text, compose_runtime
 from registry.web.request_json import BadJSON, parse_body
 
 blp = Blueprint("chat", __name__, url_prefix="/api/chat/sessions", description="Chat sessions (profile-selected runs)")
@@ -163,9 +164,11 @@ def _view_has_registries() -> bool:
 def run_plan(raw_profile: str, raw_registry: str) -> RunPlan:
     """Select and compose the runtime of one message; every failure is 400 with the reference's text."""
     profile = raw_profile.strip()
-    if profile.lower() == MOCK_SLUG:
+    if profile.lower() == MOCK_PARITY_SLUG:
         delay = float(current_app.config.get("CHAT_MOCK_CHUNK_DELAY_MS", 5)) / 1000
-        return RunPlan(MockParityEngine(delay), DEFAULT_SYSTEM_PROMPT, MOCK_RUNTIME_KEY, MOCK_FINGERPRINT, MOCK_SLUG)
+        return RunPlan(
+            MockParityEngine(delay), DEFAULT_SYSTEM_PROMPT, MOCK_RUNTIME_KEY, MOCK_FINGERPRINT, MOCK_PARITY_SLUG
+        )
     has_registries = _view_has_registries()
     profile_slug = registry_slug = ""
     if profile:

@@ -91,5 +91,7 @@ class CurrentProfile(MethodView):
         response = json_body({"profile": profile_slug, "registry": registry_slug})
         # Written by hand to keep the reference's attribute order (Path, HttpOnly, Secure, SameSite).
         cookie = current_app.config["CHAT_PROFILE_COOKIE"]
-        response.headers.add("Set-Cookie", f"{cookie}={registry_slug}/{profile_slug}; Path=/; HttpOnly; Secure; SameSite=Lax")
+        response.headers.add(
+            "Set-Cookie", f"{cookie}={registry_slug}/{profile_slug}; Path=/; HttpOnly; Secure; SameSite=Lax"
+        )
         return response

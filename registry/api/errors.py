@@ -10,27 +10,19 @@ import json
 import logging
 from http import HTTPStatus
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from registry.domain import gojson
 from registry.api.common import BadArgument
-from registry.web.auth import Unauthorized
-from registry.domain.edits import AlreadyExists
+from registry.domain import gojson
 from registry.domain.errors import (
-    ProfileNotFound,
-    ReadOnlyStore,
     RegistryError,
-    RegistryNotFound,
-    RegistryQuarantined,
     SlugError,
-    ValidationError,
-    VersionConflict,
 )
 from registry.domain.model import parse_profile_slug
-from registry.domain.payload_validation import PayloadSchemaError
 from registry.storage.interface import StorageError
+from registry.web.errors import UNAVAILABLE, page_error, status_of
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +30,6 @@ log = logging.getLogger(__name__)
 PROFILES_PATH = "/api/chat/profiles"
 CURRENT_PROFILE_PATH = "/api/chat/profile"
 SCHEMAS_PREFIX = "/api/chat/schemas/"
-UNAVAILABLE = "profile registry unavailable"
 
 
 def is_reference_path(path: str) -> bool:
@@ -74,7 +65,10 @@ def reference_refusal(path: str) -> tuple[int, str]:
         except SlugError:
             return 400, "invalid profile slug"
         return 405, "method not allowed"
-    if path in (PROFILES_PATH, CURRENT_PROFILE_PATH) or path in (SCHEMAS_PREFIX + "middlewares", SCHEMAS_PREFIX + "extensions"):
+    if path in (PROFILES_PATH, CURRENT_PROFILE_PATH) or path in (
+        SCHEMAS_PREFIX + "middlewares",
+        SCHEMAS_PREFIX + "extensions",
+    ):
         return 405, "method not allowed"
     return 404, "404 page not found"
 
@@ -105,31 +99,6 @@ def text_error(status: int, message: str) -> Response:
 def api_error(status: int, message: str, **extra: object) -> Response:
     """An error in the shape the current route uses."""
     return text_error(status, message) if is_reference_request() else json_error(status, message, **extra)
-
-
-def status_of(exc: RegistryError) -> tuple[int, str, dict[str, object]]:
-    """The reference's error mapping (§4.8), with this project's fixes: 409 for conflicts, 500 naming a bad row."""
-    if isinstance(exc, (ProfileNotFound, RegistryNotFound)):
-        return 404, str(exc), {}
-    if isinstance(exc, ValidationError):
-        return 400, str(exc), {}
-    if isinstance(exc, Unauthorized):
-        return 401, str(exc), {}
-    if isinstance(exc, ReadOnlyStore):
-        return 403, str(exc), {}
-    if isinstance(exc, VersionConflict):
-        return 409, str(exc), {"expected_version": exc.expected, "actual_version": exc.actual}
-    if isinstance(exc, AlreadyExists):
-        return 409, str(exc), {}
-    if isinstance(exc, PayloadSchemaError):
-        # 422 like a webargs failure: `errors` keyed by location, then by JSON pointer into the request body.
-        grouped: dict[str, list[str]] = {}
-        for where, reason in exc.problems:
-            grouped.setdefault(where, []).append(reason)
-        return 422, str(exc), {"pointer": exc.pointer, "errors": {"json": grouped}}
-    if isinstance(exc, RegistryQuarantined):
-        return 500, f"{UNAVAILABLE}: {exc}", {}
-    return 500, UNAVAILABLE, {}
 
 
 def registry_error_response(exc: RegistryError) -> Response:
@@ -218,16 +187,6 @@ def install(app: Flask, api: Api) -> None:
         if request.path.startswith("/api/"):
             return api_error(500, UNAVAILABLE if is_reference_request() else "internal server error")
         return page_error(500, InternalServerError.description or "internal server error")
-
-
-def page_error(status: int, message: str) -> Response:
-    """An HTML error page for browser routes, in the site's layout."""
-    try:
-        html = render_template("error.html", status=status, phrase=HTTPStatus(status).phrase, message=message)
-    except Exception:  # the template itself failing must not turn an error page into a traceback
-        log.exception("error page template failed")
-        html = f"<!doctype html><title>{status}</title><h1>{status} {HTTPStatus(status).phrase}</h1>"
-    return Response(html, status=status, mimetype="text/html")
 
 
 def json_body(value: object, status: int = 200) -> Response:

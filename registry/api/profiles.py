@@ -5,18 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Response
-from registry.api.common import Blueprint
 
-from registry.domain import gojson
-from registry.api.common import BadArgument, current_view, query_registry
+from registry.api.common import BadArgument, Blueprint, current_view, query_registry
 from registry.api.fastdoc import documented_only
 from registry.api.schemas import ErrorBodySchema, ProfileDocumentSchema, ProfileListItemSchema
-from registry.service.chain import ChainView
-from registry.domain.documents import MOCK_PARITY_SLUG, list_item, mock_parity_document, mock_parity_item, profile_document
+from registry.domain import gojson
+from registry.domain.documents import (
+    MOCK_PARITY_SLUG,
+    list_item,
+    mock_parity_document,
+    mock_parity_item,
+    profile_document,
+)
 from registry.domain.errors import SlugError
 from registry.domain.model import parse_profile_slug
+from registry.service.chain import ChainView
 
-blp = Blueprint("profiles", __name__, url_prefix="/api/chat/profiles", description="Profiles (the reference's read API)")
+blp = Blueprint(
+    "profiles", __name__, url_prefix="/api/chat/profiles", description="Profiles (the reference's read API)"
+)
 
 # Documented rather than parsed by webargs: the reference's texts for a bad value are route-specific.
 REGISTRY_PARAM = {"in": "query", "name": "registry", "schema": {"type": "string"}, "required": False}
@@ -121,5 +128,7 @@ def profile_in_default_registry(slug: str) -> Response:
     return cached_body(
         view,
         f"detail:{registry_slug}/{profile_slug}",
-        lambda: profile_document(registry_slug, view.registry(registry_slug), view.profile(registry_slug, profile_slug)),
+        lambda: profile_document(
+            registry_slug, view.registry(registry_slug), view.profile(registry_slug, profile_slug)
+        ),
     )

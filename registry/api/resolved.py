@@ -15,16 +15,18 @@ from marshmallow import Schema, fields
 from werkzeug.exceptions import MethodNotAllowed
 
 from registry.api.common import Blueprint, service
-from registry.api.errors import json_body, json_error, status_of
+from registry.api.errors import json_body, json_error
 from registry.api.schemas import ErrorBodySchema
 from registry.chat.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT
 from registry.chat.engines.mock_parity import RUNTIME_KEY as MOCK_RUNTIME_KEY
-from registry.chat.engines.mock_parity import SLUG as MOCK_SLUG
 from registry.chat.engines.openai_compat import EngineConfigError, config_from_settings
+from registry.domain.documents import MOCK_PARITY_SLUG
 from registry.domain.errors import RegistryError, SlugError
 from registry.domain.model import parse_profile_slug, parse_registry_slug
 from registry.domain.resolve import ResolvedProfile, resolve_profile
-from registry.domain.runtime_plan import DEFAULT_SYSTEM_PROMPT, CompositionError, compose_runtime, redacted_settings
+from registry.domain.runtime_merge import DEFAULT_SYSTEM_PROMPT
+from registry.domain.runtime_plan import CompositionError, compose_runtime, redacted_settings
+from registry.web.errors import status_of
 
 blp = Blueprint("resolved", __name__, url_prefix="/api/chat/profiles", description="Resolved profiles (ours)")
 
@@ -117,13 +119,13 @@ def mock_document(registry_slug: str) -> dict[str, Any]:
     """`mock_parity` is in no registry: it resolves to the deterministic engine."""
     return {
         "registry": registry_slug,
-        "profile": MOCK_SLUG,
+        "profile": MOCK_PARITY_SLUG,
         "lineage": [],
         "settings": {},
         "runtime": {"system_prompt": DEFAULT_SYSTEM_PROMPT, "middlewares": [], "tools": []},
         "runtime_key": MOCK_RUNTIME_KEY,
         "fingerprint": MOCK_FINGERPRINT,
-        "engine": {"kind": MOCK_SLUG},
+        "engine": {"kind": MOCK_PARITY_SLUG},
     }
 
 
@@ -148,7 +150,7 @@ class ResolvedProfileView(MethodView):
             except SlugError:
                 return json_error(400, "invalid registry")
         view = service().chain.view()
-        if profile_slug == MOCK_SLUG:
+        if profile_slug == MOCK_PARITY_SLUG:
             return json_body(mock_document(registry_slug or view.default_registry))
         try:
             return json_body(resolved_document(resolve_profile(view, registry_slug, profile_slug)))

@@ -112,7 +112,12 @@ class SessionSink:
         self._put(CHAT_MESSAGE, f"{self.message_id}-thinking", self._thinking("streaming"))
 
     def _thinking(self, status: str) -> dict[str, Any]:
-        return {"messageId": f"{self.message_id}-thinking", "role": "thinking", "text": self.reasoning_text, "status": status}
+        return {
+            "messageId": f"{self.message_id}-thinking",
+            "role": "thinking",
+            "text": self.reasoning_text,
+            "status": status,
+        }
 
     def tool_call(self, call_id: str, name: str, arguments: dict[str, Any]) -> None:
         """A backend tool call, open until its result arrives."""
@@ -126,7 +131,10 @@ class SessionSink:
             if call is not None:
                 self.store.record(self.session, TOOL_CALL, call.id, call.payload | {"status": "finished"})
             self.store.record(
-                self.session, TOOL_RESULT, f"{self.message_id}-{call_id}-result", {"toolCallId": call_id, "result": result}
+                self.session,
+                TOOL_RESULT,
+                f"{self.message_id}-{call_id}-result",
+                {"toolCallId": call_id, "result": result},
             )
 
     def agent_mode(self, previous: str, mode: str) -> None:
@@ -211,7 +219,12 @@ class SessionStore:
         with self.lock:
             session = self._session(session_id)
             message_id = f"msg-{next(self._message_ids)}"
-            self.record(session, CHAT_MESSAGE, f"{message_id}-user", {"messageId": f"{message_id}-user", "role": "user", "content": prompt})
+            self.record(
+                session,
+                CHAT_MESSAGE,
+                f"{message_id}-user",
+                {"messageId": f"{message_id}-user", "role": "user", "content": prompt},
+            )
             session.active_runs += 1
         thread = threading.Thread(
             target=self._run, args=(session, message_id, prompt, plan), name=f"chat-{session_id[:8]}", daemon=True
@@ -226,8 +239,18 @@ class SessionStore:
             with session.run_lock:
                 with self.lock:
                     history = list(session.history)
-                messages = [{"role": "system", "content": plan.system_prompt}, *history, {"role": "user", "content": prompt}]
-                log.info("chat run %s session=%s profile=%s runtime=%s", message_id, session.id, plan.profile, plan.runtime_key)
+                messages = [
+                    {"role": "system", "content": plan.system_prompt},
+                    *history,
+                    {"role": "user", "content": prompt},
+                ]
+                log.info(
+                    "chat run %s session=%s profile=%s runtime=%s",
+                    message_id,
+                    session.id,
+                    plan.profile,
+                    plan.runtime_key,
+                )
                 try:
                     final = plan.engine.run(messages, sink)
                 except EngineError as exc:
@@ -239,7 +262,10 @@ class SessionStore:
                 else:
                     sink.close(final)
                     with self.lock:
-                        session.history += [{"role": "user", "content": prompt}, {"role": "assistant", "content": final}]
+                        session.history += [
+                            {"role": "user", "content": prompt},
+                            {"role": "assistant", "content": final},
+                        ]
         finally:
             with self.lock:
                 session.active_runs -= 1

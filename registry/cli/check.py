@@ -1,4 +1,5 @@
-"""`profile-registry check`: the runbook's post-restore validation (step 6) against a running service, one line per check.
+"""`profile-registry check`: the runbook's post-restore validation (step 6) against a running service, one line per
+check.
 
 Stdlib HTTP only, so it runs wherever Python does. Expected profiles and defaults come from flags or from a
 snapshot's manifest. Last, one chat request with an explicit profile (mock_parity unless `--chat-profile` names
@@ -107,12 +108,14 @@ def check_service(
         report.add(False, "profile list", str(exc))
         items = None
     if items is not None:
-        real = [i for i in items if i.get("slug") != "mock_parity"]
+        real = [i for i in items if i.get("slug") != MOCK_PARITY_SLUG]
         registries = sorted({i.get("registry", "") for i in real})
         report.add(
             bool(real),
             "profile list",
-            f"{len(real)} profiles in {len(registries)} registries" if real else "no profiles besides mock_parity",
+            f"{len(real)} profiles in {len(registries)} registries"
+            if real
+            else f"no profiles besides {MOCK_PARITY_SLUG}",
         )
         present = {(i.get("registry", ""), i.get("slug", "")) for i in items}
         slugs = {s for _, s in present}

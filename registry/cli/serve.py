@@ -69,7 +69,9 @@ WAITRESS_FLAGS = {
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("serve", help="serve the API and dashboard under waitress")
     add_registry_sources(parser)
-    parser.add_argument("--host", type=listen_host, default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--host", type=listen_host, default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
     parser.add_argument("--port", type=port_number, default=8080, help="port to listen on (0-65535, default 8080)")
     parser.add_argument(
         "--threads", type=thread_count, default=8, help=f"waitress worker threads (1-{MAX_THREADS}, default 8)"
@@ -118,10 +120,17 @@ def build_app(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def run(args: argparse.Namespace) -> int:
     app = build_app(args)
     if app.config["WRITABLE"]:
-        log.info("admin write API is on (%d token(s); writes need Authorization: Bearer)", len(app.config["ADMIN_TOKENS"]))
+        log.info(
+            "admin write API is on (%d token(s); writes need Authorization: Bearer)", len(app.config["ADMIN_TOKENS"])
+        )
     try:
         server = waitress.create_server(
-            app, host=args.host, port=args.port, threads=args.threads, ident="profile-registry", **waitress_settings(args)
+            app,
+            host=args.host,
+            port=args.port,
+            threads=args.threads,
+            ident="profile-registry",
+            **waitress_settings(args),
         )
     except OSError as exc:  # port taken, address not on this host: one line, not a traceback
         raise StartupError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc

@@ -121,7 +121,8 @@ def render_chart(points: list[ChartPoint]) -> Markup:
         for x, y, point in coords:
             tip = f"{point.name}: newest row {point.newest_updated_at_ms} ({utc_time(point.newest_updated_at_ms)})"
             parts.append(
-                f'<circle class="chart-dot" cx="{_fmt(x)}" cy="{_fmt(y)}" r="{radius}"><title>{escape(tip)}</title></circle>'
+                f'<circle class="chart-dot" cx="{_fmt(x)}" cy="{_fmt(y)}" '
+                f'r="{radius}"><title>{escape(tip)}</title></circle>'
             )
     else:
         parts.append(f'<text class="chart-axis" x="{LEFT}" y="{top2 + 40}">no readable snapshot</text>')

@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from registry.api.errors import page_error, status_of
 from registry.dashboard import session as admin
 from registry.dashboard.cache import DashboardCaches, Listing, age_marker, fill_ages, split_ages
 from registry.dashboard.chart import ChartPoint, render_chart
@@ -33,6 +32,7 @@ from registry.service.chain import ChainView
 from registry.service.registry_service import RegistryService
 from registry.service.snapshot_diff import diff_snapshot, live_side, snapshot_side
 from registry.storage import backups
+from registry.web.errors import page_error, status_of
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.domain.model import Profile, Registry, encode_metadata, encode_profile, model_info_of, sorted_deep
+from registry.domain.model import (
+    WEBCHAT_RUNTIME_KEY,
+    Profile,
+    Registry,
+    encode_metadata,
+    encode_profile,
+    model_info_of,
+    sorted_deep,
+)
 from registry.domain.runtime_plan import redacted_settings
 
-RUNTIME_KEY = "pinocchio.webchat_runtime@v1"
 OAUTH_KEY = "pinocchio.oauth@v1"
 _OAUTH_SECRETS = ("access_token", "refresh_token", "client_secret")
 REDACTED = "<redacted>"
@@ -73,7 +80,7 @@ def model_info_document(info: dict[str, Any]) -> dict[str, Any]:
 
 def decode_runtime(profile: Profile) -> dict[str, Any] | None:
     """The profile's own webchat runtime extension, or None if absent or not of the runtime's shape."""
-    value = profile.get("extensions", {}).get(RUNTIME_KEY)
+    value = profile.get("extensions", {}).get(WEBCHAT_RUNTIME_KEY)
     if not isinstance(value, dict):
         return None
     runtime: dict[str, Any] = {}

@@ -79,7 +79,9 @@ def _normalised_profile(raw: dict[str, Any]) -> Profile:
     profile["slug"] = parse_profile_slug(raw["slug"])
     profile["stack"] = [
         {
-            "registry_slug": parse_registry_slug(ref["registry_slug"]) if (ref.get("registry_slug") or "").strip() else "",
+            "registry_slug": parse_registry_slug(ref["registry_slug"])
+            if (ref.get("registry_slug") or "").strip()
+            else "",
             "profile_slug": parse_profile_slug(ref["profile_slug"]),
         }
         for ref in raw.get("stack") or []

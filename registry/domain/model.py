@@ -14,6 +14,8 @@ from typing import Any
 from registry.domain.errors import ExtensionKeyError, SlugError, ValidationError
 
 DEFAULT_REGISTRY_SLUG = "default"
+# The typed extension that holds a profile's web-chat runtime (system prompt, middlewares, tools).
+WEBCHAT_RUNTIME_KEY = "pinocchio.webchat_runtime@v1"
 MAX_STACK_DEPTH = 32
 
 _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?$")

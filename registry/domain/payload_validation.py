@@ -16,9 +16,7 @@ from jsonschema.exceptions import ValidationError as SchemaError
 
 from registry.domain.catalog import SchemaCatalog
 from registry.domain.errors import ExtensionKeyError, RegistryError
-from registry.domain.model import parse_extension_key
-
-RUNTIME_KEY = "pinocchio.webchat_runtime@v1"
+from registry.domain.model import WEBCHAT_RUNTIME_KEY, parse_extension_key
 
 # The web-chat runtime extension's shape (contract §1.5); its middleware configs are checked one by one below.
 RUNTIME_SCHEMA: dict[str, Any] = {
@@ -103,7 +101,7 @@ class PayloadValidator:
             if validator is not None:
                 for error in sorted(validator.iter_errors(value), key=_sort_key):
                     problems.append((pointer(where, _error_location(error)), error.message))
-            if key == RUNTIME_KEY:
+            if key == WEBCHAT_RUNTIME_KEY:
                 problems.extend(self._runtime_problems(value, where))
         return problems
 

@@ -19,15 +19,38 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from registry.domain.errors import ValidationError
 from registry.domain.model import MAX_STACK_DEPTH, Profile, Registry
-from registry.domain.runtime_plan import merge_runtime_plan
+from registry.domain.runtime_merge import merge_runtime_plan
 
-if TYPE_CHECKING:
-    from registry.service.chain import ChainView
+
+class _HoldsRegistry(Protocol):
+    @property
+    def registry(self) -> Registry: ...
+
+
+class RegistryLookup(Protocol):
+    """What resolution reads: the service's chain view satisfies it (the domain names no layer above it)."""
+
+    @property
+    def registries(self) -> Mapping[str, _HoldsRegistry]: ...
+
+    @property
+    def quarantined(self) -> Mapping[str, object]: ...
+
+    @property
+    def default_registry(self) -> str: ...
+
+    def registry(self, slug: str) -> Registry: ...
+
+    def profile(self, registry_slug: str, profile_slug: str) -> Profile: ...
+
+    def resolve_input(self, registry_slug: str, profile_slug: str) -> tuple[str, str]: ...
+
 
 # Go field names whose YAML tag is not the word-by-word snake_case of the name.
 _GO_NAME_EXCEPTIONS = {"OpenAI": "openai", "TimeoutSeconds": "timeout_second"}
@@ -120,7 +143,7 @@ def _stack_field(profile_slug: str, index: int) -> str:
     return f"registry.profiles[{profile_slug}].stack[{index}]"
 
 
-def _lookup_ref(view: ChainView, registry_slug: str, profile_slug: str, field_name: str) -> Profile:
+def _lookup_ref(view: RegistryLookup, registry_slug: str, profile_slug: str, field_name: str) -> Profile:
     """A stack target; a missing registry or profile is a ValidationError on the ref (resolve-time wording)."""
     loaded = view.registries.get(registry_slug)
     if loaded is None:
@@ -136,7 +159,7 @@ def _lookup_ref(view: ChainView, registry_slug: str, profile_slug: str, field_na
 
 
 def expand_stack(
-    view: ChainView, registry_slug: str, profile_slug: str, max_depth: int = MAX_STACK_DEPTH
+    view: RegistryLookup, registry_slug: str, profile_slug: str, max_depth: int = MAX_STACK_DEPTH
 ) -> list[tuple[str, Profile]]:
     """Depth-first, post-order, first occurrence wins: the layers base -> leaf as (registry slug, profile)."""
     root = view.profile(registry_slug, profile_slug)
@@ -177,7 +200,7 @@ def _version_of(profile: Profile) -> int:
     return int(version) if isinstance(version, (int, float)) else 0
 
 
-def resolve_profile(view: ChainView, registry_slug: str, profile_slug: str) -> ResolvedProfile:
+def resolve_profile(view: RegistryLookup, registry_slug: str, profile_slug: str) -> ResolvedProfile:
     """Select (empty registry = the default registry; empty profile = its default), expand the stack and merge.
 
     Raises ValidationError, ProfileNotFound, RegistryNotFound or RegistryQuarantined.
@@ -190,7 +213,9 @@ def resolve_profile(view: ChainView, registry_slug: str, profile_slug: str) -> R
         registry = view.registry(reg_slug)
         lineage.append(LineageEntry(reg_slug, profile["slug"], _version_of(profile), _source_of(profile, registry)))
         settings = deep_merge(settings, settings_view(profile.get("inference_settings")))
-    runtime = merge_runtime_plan([(entry.profile_slug, profile) for entry, (_, profile) in zip(lineage, layers)])
+    runtime = merge_runtime_plan(
+        [(entry.profile_slug, profile) for entry, (_, profile) in zip(lineage, layers, strict=True)]
+    )
     leaf = lineage[-1]
     metadata = {
         "profile.registry": registry_slug,

@@ -1,7 +1,7 @@
-"""The web-chat runtime plan (contract §6.3) and middleware config resolution against catalog schemas (§5.3).
+"""Middleware config resolution against catalog schemas (contract §5.3) for a resolved profile's runtime plan.
 
-`merge_runtime_plan` folds each lineage profile's `pinocchio.webchat_runtime@v1` over the base runtime;
-`compose_runtime` then checks every middleware use against the registered definitions, fills schema defaults,
+The plan itself is merged along the stack by registry/domain/runtime_merge.py; `compose_runtime` then checks
+every middleware use against the registered definitions, fills schema defaults,
 coerces values to the schema's types and computes the runtime fingerprint. Pure Python: no Flask, no SQL.
 """
 
@@ -11,101 +11,18 @@ import copy
 import json
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from registry.domain.catalog import SchemaCatalog
 from registry.domain.errors import RegistryError, ValidationError
-from registry.domain.model import Profile
+from registry.domain.resolve import ResolvedProfile
 
-if TYPE_CHECKING:
-    from registry.domain.resolve import ResolvedProfile
-
-RUNTIME_EXTENSION_KEY = "pinocchio.webchat_runtime@v1"
-DEFAULT_SYSTEM_PROMPT = "You are an assistant"
-# The web-chat base runtime always starts with agentmode; profiles replace or extend it.
-BASE_MIDDLEWARES: tuple[dict[str, Any], ...] = ({"name": "agentmode"},)
 # The layer name a profile's middleware config is reported under (`source[layer]` in error texts).
 PROFILE_SOURCE = "profile[profile]"
 
 
 class CompositionError(RegistryError):
     """A runtime cannot be composed (unknown middleware, config not matching its schema, no engine)."""
-
-
-# --- the plan (§6.3) ----------------------------------------------------------------------------------------
-
-
-def _runtime_extension(profile: Profile) -> dict[str, Any] | None:
-    """The profile's own runtime extension, decoded; ValidationError naming the field when it is malformed."""
-    extensions = profile.get("extensions") or {}
-    if RUNTIME_EXTENSION_KEY not in extensions:
-        return None
-    value = extensions[RUNTIME_EXTENSION_KEY]
-    where = f"registry.profiles[{profile.get('slug', '')}].extensions[{RUNTIME_EXTENSION_KEY}]"
-    if not isinstance(value, dict):
-        raise ValidationError(where, "runtime extension must be an object")
-    prompt = value.get("system_prompt")
-    if prompt is not None and not isinstance(prompt, str):
-        raise ValidationError(where, "system_prompt must be a string")
-    middlewares = value.get("middlewares")
-    if middlewares is not None and not isinstance(middlewares, list):
-        raise ValidationError(where, "middlewares must be an array")
-    for i, use in enumerate(middlewares or []):
-        if not isinstance(use, dict) or not isinstance(use.get("name"), str) or not use["name"].strip():
-            raise ValidationError(where, f"middlewares[{i}].name must be a non-empty string")
-        if use.get("id") is not None and not isinstance(use["id"], str):
-            raise ValidationError(where, f"middlewares[{i}].id must be a string")
-        if use.get("enabled") is not None and not isinstance(use["enabled"], bool):
-            raise ValidationError(where, f"middlewares[{i}].enabled must be a boolean")
-        if use.get("config") is not None and not isinstance(use["config"], dict):
-            raise ValidationError(where, f"middlewares[{i}].config must be an object")
-    tools = value.get("tools")
-    if tools is not None and (not isinstance(tools, list) or not all(isinstance(t, str) for t in tools)):
-        raise ValidationError(where, "tools must be an array of strings")
-    return value
-
-
-def _use_key(use: dict[str, Any]) -> tuple[str, str]:
-    return use["name"], use.get("id") or ""
-
-
-def _normalised_use(use: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": use["name"].strip()}
-    if (use.get("id") or "").strip():
-        out["id"] = use["id"].strip()
-    if use.get("enabled") is not None:
-        out["enabled"] = use["enabled"]
-    if use.get("config") is not None:
-        out["config"] = copy.deepcopy(use["config"])
-    return out
-
-
-def merge_runtime_plan(layers: list[tuple[str, Profile]]) -> dict[str, Any]:
-    """Base runtime, then each profile's runtime extension base -> leaf: prompt overrides, middlewares by key, tools union."""
-    prompt = ""
-    middlewares = [dict(use) for use in BASE_MIDDLEWARES]
-    tools: list[str] = []
-    for _slug, profile in layers:
-        ext = _runtime_extension(profile)
-        if ext is None:
-            continue
-        if (ext.get("system_prompt") or "").strip():
-            prompt = ext["system_prompt"]
-        for raw in ext.get("middlewares") or []:
-            use = _normalised_use(raw)
-            keys = [_use_key(existing) for existing in middlewares]
-            if _use_key(use) in keys:
-                middlewares[keys.index(_use_key(use))] = use  # replaced in place, order kept
-            else:
-                middlewares.append(use)
-        for tool in ext.get("tools") or []:
-            if tool.strip() and tool.strip() not in tools:
-                tools.append(tool.strip())
-    return {
-        "system_prompt": prompt if prompt.strip() else DEFAULT_SYSTEM_PROMPT,
-        "middlewares": middlewares,
-        "tools": tools,
-    }
 
 
 # --- middleware config resolution (§5.3) --------------------------------------------------------------------

@@ -129,6 +129,7 @@ class Builder:
         if key in self.building:
             raise YAMLRefused("an alias refers to a node that contains it (a recursive structure)", node.start_mark)
         self.building.add(key)
+        value: Any
         try:
             if isinstance(node, SequenceNode) and node.tag == SEQ:
                 value, size, depth = self.sequence(node)
@@ -243,7 +244,9 @@ class Builder:
             if tag == FLOAT:
                 number = _SCALARS.construct_yaml_float(node)
                 if not math.isfinite(number):
-                    raise YAMLRefused(f"{node.value} is not a JSON number (JSON has no NaN or infinity)", node.start_mark)
+                    raise YAMLRefused(
+                        f"{node.value} is not a JSON number (JSON has no NaN or infinity)", node.start_mark
+                    )
                 return number
         except YAMLRefused:
             raise

@@ -9,8 +9,8 @@ from typing import NoReturn
 
 from registry.domain.errors import ProfileNotFound, RegistryNotFound, RegistryQuarantined, StartupError, ValidationError
 from registry.domain.model import DEFAULT_REGISTRY_SLUG, Profile, Registry
-from registry.storage.sources import RegistrySource
 from registry.storage.interface import LoadedRegistry, QuarantinedRow
+from registry.storage.sources import RegistrySource
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ class RegistryChain:
         registries: dict[str, LoadedRegistry] = {}
         quarantined: dict[str, QuarantinedRow] = {}
         source_of: dict[str, str] = {}
-        for source, snap in zip(self.sources, snapshots):
+        for source, snap in zip(self.sources, snapshots, strict=True):
             for slug, loaded in snap.registries.items():
                 if slug in source_of:
                     # A duplicate that appeared after start (an external write): keep serving the first one.
@@ -129,7 +129,7 @@ class RegistryChain:
                     source_of[slug] = source.label
         precedence: list[str] = []
         default_registry = ""
-        for source, snap in reversed(list(zip(self.sources, snapshots))):
+        for snap in reversed(snapshots):
             slugs = sorted({*snap.registries, *snap.quarantined})
             precedence.extend(s for s in slugs if s not in precedence)
             if not default_registry and slugs:

@@ -193,10 +193,11 @@ class RegistryStore(Protocol):
     def write(self, slug: str, *, dry_run: bool = False) -> AbstractContextManager[RowTransaction]:
         """A write transaction on the row of `slug` (a normalised registry slug).
 
-        Entering waits for the row (other writers of the same row queue up to the engine's busy timeout). Leaving the block normally commits what `put`/`delete` asked (nothing when
-        neither was called, or with `dry_run`) and makes it durable before returning; an exception leaving the
-        block rolls everything back and propagates unchanged. Readers see the old row until the commit and the
-        new one on their next `snapshot()`: never a mix. Raises ReadOnlyStore when the store is read-only.
+        Entering waits for the row (other writers of the same row queue up to the engine's busy timeout). Leaving
+        the block normally commits what `put`/`delete` asked (nothing when neither was called, or with `dry_run`)
+        and makes it durable before returning; an exception leaving the block rolls everything back and propagates
+        unchanged. Readers see the old row until the commit and the new one on their next `snapshot()`: never a mix.
+        Raises ReadOnlyStore when the store is read-only.
         """
         ...
 

@@ -116,7 +116,9 @@ def _closing_paren(text: str, start: int) -> int:
 
 
 def _split_top_level(body: str) -> list[str]:
-    clauses, depth, quoted, current = [], 0, False, []
+    clauses: list[str] = []
+    current: list[str] = []
+    depth, quoted = 0, False
     for char in body:
         if char == "'":
             quoted = not quoted

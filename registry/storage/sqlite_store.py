@@ -333,9 +333,13 @@ class SQLiteRegistryStore:
                     self._refused_replacement = replacement
                     log.error("database %s was replaced by a file that cannot be read (%s)", path, exc)
                 return
-            self.write_refusal = f"{path} was replaced by a file whose {describe_schema(problems)}" if problems else None
+            self.write_refusal = (
+                f"{path} was replaced by a file whose {describe_schema(problems)}" if problems else None
+            )
             if problems:
-                log.error("database %s was replaced by another file: serving it read-only: %s", path, self.write_refusal)
+                log.error(
+                    "database %s was replaced by another file: serving it read-only: %s", path, self.write_refusal
+                )
             else:
                 log.warning("database %s was replaced by another file (mv): now serving the new file", path)
             old_watcher, self._watcher = self._watcher, conn
@@ -652,7 +656,8 @@ def restore_database(target: db.DatabaseTarget, snapshot_path: Path, before_copy
             if live_page_size != snapshot_page_size and _journal_mode(live) == "wal":
                 raise SnapshotError(
                     f"{snapshot_path.name}: page size {snapshot_page_size} differs from the live database's "
-                    f"{live_page_size}; a WAL database cannot change page size (stop the service and use the offline flow)"
+                    f"{live_page_size}; a WAL database cannot change page size (stop the service and use the "
+                    f"offline flow)"
                 )
             # Our own writers wait from `before_copy` (the safety snapshot) to the end of the copy, so no write of
             # this process falls between them (it would be in neither). Writers in other processes are not held back.

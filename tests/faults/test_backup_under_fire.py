@@ -75,6 +75,8 @@ class Storm:
             self.proc.terminate()
         self.proc.wait(timeout=30)
         self.thread.join(timeout=30)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
 
 
 @pytest.mark.skipif(os.name != "posix", reason="the storm's stop uses POSIX signals")

@@ -21,7 +21,9 @@ def put(db: Path, slug: str, updated_at_ms: object) -> None:
     """As an operator would with the sqlite3 shell: `UPDATE ... SET updated_at_ms = 'yesterday'` (or 9e999)."""
     conn = sqlite3.connect(db)
     try:
-        conn.execute("INSERT OR REPLACE INTO profile_registries VALUES (?, ?, ?)", (slug, registry_json(slug), updated_at_ms))
+        conn.execute(
+            "INSERT OR REPLACE INTO profile_registries VALUES (?, ?, ?)", (slug, registry_json(slug), updated_at_ms)
+        )
         conn.commit()
     finally:
         conn.close()

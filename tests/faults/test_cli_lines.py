@@ -71,7 +71,9 @@ def test_ctrl_c_during_a_backup_says_interrupted_nothing_written_and_exits_130(t
     )
     # About 48 MB, so the backup (copy, check, hash) is still running when the signal comes.
     for i in range(24):
-        conn.execute("INSERT INTO profile_registries VALUES (?, ?, 1)", (f"r{i}", registry_json(f"r{i}", "x" * 2_000_000)))
+        conn.execute(
+            "INSERT INTO profile_registries VALUES (?, ?, 1)", (f"r{i}", registry_json(f"r{i}", "x" * 2_000_000))
+        )
     conn.commit()
     conn.close()
     before = sorted(p.name for p in tmp_path.iterdir())

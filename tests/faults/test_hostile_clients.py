@@ -70,7 +70,9 @@ WRITE_ROUTES = [
 
 @pytest.mark.parametrize("kind", sorted(NOT_JSON))
 @pytest.mark.parametrize("method, path", WRITE_ROUTES)
-def test_body_that_is_not_strict_json_is_400_with_the_reason(writable: ServeProcess, method: str, path: str, kind: str) -> None:
+def test_body_that_is_not_strict_json_is_400_with_the_reason(
+    writable: ServeProcess, method: str, path: str, kind: str
+) -> None:
     db = writable.cwd / "data" / "profiles.db"  # type: ignore[attr-defined]
     before = rows(db)
     log_before = len(writable.log_lines)
@@ -87,7 +89,10 @@ def test_body_that_is_not_strict_json_is_400_with_the_reason(writable: ServeProc
 def test_expected_version_query_that_is_not_ascii_digits_is_400(writable: ServeProcess, value: str) -> None:
     from urllib.parse import quote
 
-    for path in (f"/api/chat/profiles/analyst?expected_version={quote(value)}", f"/api/registries/nope?expected_version={quote(value)}"):
+    for path in (
+        f"/api/chat/profiles/analyst?expected_version={quote(value)}",
+        f"/api/registries/nope?expected_version={quote(value)}",
+    ):
         log_before = len(writable.log_lines)
         status, _, answer = writable.request("DELETE", path, None, AUTH)
         assert status == 400, (path[:80], status, answer[:200])

@@ -31,8 +31,16 @@ def bomb(levels: int, width: int = 10) -> str:
 ODD = {
     "binary": ("slug: odd\nprofiles:\n  p:\n    description: !!binary aGVsbG8=\n", "line 4, column 18", "!!binary"),
     "set": ("slug: odd\nprofiles:\n  p:\n    extensions: !!set {a, b}\n", "line 4, column 17", "!!set"),
-    "nan": ("slug: odd\nprofiles:\n  p:\n    inference_settings: {chat: {temperature: .nan}}\n", "line 4, column 46", ".nan"),
-    "deep": ("slug: odd\nprofiles:\n  p:\n    inference_settings: " + "[" * 5000 + "]" * 5000 + "\n", "line 4", "deeper than 100"),
+    "nan": (
+        "slug: odd\nprofiles:\n  p:\n    inference_settings: {chat: {temperature: .nan}}\n",
+        "line 4, column 46",
+        ".nan",
+    ),
+    "deep": (
+        "slug: odd\nprofiles:\n  p:\n    inference_settings: " + "[" * 5000 + "]" * 5000 + "\n",
+        "line 4",
+        "deeper than 100",
+    ),
     "bomb": (bomb(9), "line ", "expands to more than"),
     "recursive": ("slug: odd\nprofiles:\n  p:\n    inference_settings: &x {a: *x}\n", "line 4", "recursive"),
     "surrogate": ('slug: odd\nprofiles:\n  p:\n    description: "\\ud800"\n', "line 4, column 18", "surrogate"),

@@ -68,7 +68,9 @@ def test_offline_restore_after_kill_9_serves_the_backup_not_the_replaced_rows(tm
     server = ServeProcess(["--profile-registries", str(db)], tmp_path)
     try:
         assert served_registries(server) == {"keep", "early"}
-        status, _, body = server.request("GET", "/api/chat/profiles/p0?registry=keep", headers={"Accept": "application/json"})
+        status, _, body = server.request(
+            "GET", "/api/chat/profiles/p0?registry=keep", headers={"Accept": "application/json"}
+        )
         assert status == 200 and "changed after the backup" not in body.decode(), body
     finally:
         server.stop()

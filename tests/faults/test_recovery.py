@@ -50,7 +50,9 @@ def live_rows(db: Path) -> dict[str, str]:
 
 def break_a_row(db: Path) -> None:
     """Troubleshooting row 4: one registry with a payload that does not validate."""
-    write_row(db, "broken", '{"slug":"broken","profiles":{"a":{"slug":"a","metadata":{}}},"metadata":{}}', 1_800_000_000_000)
+    write_row(
+        db, "broken", '{"slug":"broken","profiles":{"a":{"slug":"a","metadata":{}}},"metadata":{}}', 1_800_000_000_000
+    )
 
 
 @pytest.fixture
@@ -274,7 +276,7 @@ def test_an_odd_manifest_marks_only_its_snapshot_unverified(server, seeded_db, s
     json.loads(capsys.readouterr().out)
 
 
-# --- retention and failures of POST /api/backups -----------------------------------------------------------------------
+# --- retention and failures of POST /api/backups ----------------------------------------------------------------------
 
 
 def test_thirteen_simultaneous_backups_beyond_retention_all_succeed(server, snaps):

@@ -6,10 +6,11 @@ import time
 from typing import Any
 
 from registry.chat.engines import EventSink
+from registry.domain.documents import MOCK_PARITY_SLUG
 
-SLUG = "mock_parity"
-RUNTIME_KEY = "mock_parity"
-FINGERPRINT = "mock_parity:parity_all"
+# The reference names the mock runtime after its profile.
+RUNTIME_KEY = MOCK_PARITY_SLUG
+FINGERPRINT = f"{MOCK_PARITY_SLUG}:parity_all"
 REASONING = (
     "Inspecting deterministic inputs. ",
     "Planning tool and widget coverage. ",
