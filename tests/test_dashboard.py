@@ -115,9 +115,11 @@ def test_registry_page_lists_profiles_with_default_model_stack_and_extension_key
     html = client.get("/registries/default").get_data(as_text=True)
     default = row_of(html, "slug", "default")
     analyst = row_of(html, "slug", "analyst")
-    assert ">default</span>" in default and ">default</span>" not in analyst
+    assert '<span class="badge">default</span>' in default and '<span class="badge">default</span>' not in analyst
     assert "gpt-4o-mini" in default
-    assert "<code>default/default</code>" in analyst
+    # The stack reference may break only after "default/" (<wbr>), never inside a slug.
+    assert '<code class="stack-ref"><span>default/</span><wbr><span>default</span></code>' in analyst
+    assert 'data-label="Version" class="num">0</td>' in analyst  # unversioned: what expected_version must be
     assert 'gpt-4o-mini <span class="age">via stack</span>' in analyst  # analyst names no model of its own
     assert "webchat.starter_suggestions@v1" in default
     assert "pinocchio.webchat_runtime@v1" in analyst

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from registry.domain.edits import version_of
 from registry.domain.errors import RegistryError
 from registry.domain.model import Profile, Registry, model_info_of
 from registry.domain.resolve import resolve_profile
@@ -40,7 +41,7 @@ class ProfileRow:
     slug: str
     display_name: str
     is_default: bool
-    version: int | None
+    version: int  # 0 for a profile no write has versioned yet (seeded or YAML-born): what expected_version must be
     model: str
     model_inherited: bool  # the model comes from a profile lower in the stack
     stack: list[str]
@@ -143,7 +144,6 @@ def profile_rows(view: ChainView, registry_slug: str, registry: Registry) -> lis
     rows = []
     for slug in sorted(registry["profiles"]):
         profile = registry["profiles"][slug]
-        version = profile.get("metadata", {}).get("version")
         model = model_label(profile)
         inherited = False
         if not model and profile.get("stack"):
@@ -157,7 +157,7 @@ def profile_rows(view: ChainView, registry_slug: str, registry: Registry) -> lis
                 slug=slug,
                 display_name=profile.get("display_name") or "",
                 is_default=slug == default,
-                version=version if isinstance(version, int) else None,
+                version=version_of(profile),
                 model=model,
                 model_inherited=inherited,
                 stack=stack_labels(registry_slug, profile),

@@ -7,12 +7,24 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 
 from registry.dashboard import session as admin
 from registry.dashboard.cache import DashboardCaches, Listing, age_marker, fill_ages, split_ages
-from registry.dashboard.chart import ChartPoint, render_chart
+from registry.dashboard.chart import ChartPoint, render_charts
 from registry.dashboard.formatting import age, file_size, iso_time, pretty_json, utc_time
 from registry.dashboard.pages import (
     BackupTarget,
@@ -198,7 +210,7 @@ def _render_overview(
 ) -> str:
     snapshots = listing.snapshots if listing else []
     live_newest = target.live_newest_ms() if target else 0
-    chart = render_chart(
+    chart = render_charts(
         [
             ChartPoint(s.name, s.created_at, s.size, None if s.problem else s.newest_updated_at_ms)
             for s in reversed(snapshots)
@@ -216,6 +228,16 @@ def _render_overview(
         chart=chart,
         health=health_strip(health),
     )
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """The icon browsers ask for on their own (API responses and /docs link none), from the static folder."""
+    assert current_app.static_folder is not None
+    response = send_from_directory(current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon")
+    # Unlike the pages, the icon may be cached: it only changes with a new release.
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @bp.get("/registries/<slug>")
