@@ -103,9 +103,8 @@ def table_columns(conn: sqlite3.Connection) -> tuple[str, ...] | None:
 
 def select_rows(conn: sqlite3.Connection, slug: str | None = None) -> sqlite3.Cursor:
     """Every row (or the rows stored under exactly `slug`) as (slug, payload_json, updated_at_ms), by slug."""
-    if slug is None:
-        return conn.execute(f"SELECT slug, payload_json, updated_at_ms FROM {TABLE} ORDER BY slug")
-    return conn.execute(f"SELECT slug, payload_json, updated_at_ms FROM {TABLE} WHERE slug = ? ORDER BY slug", (slug,))
+    where, args = ("", ()) if slug is None else (" WHERE slug = ?", (slug,))
+    return conn.execute(f"SELECT slug, payload_json, updated_at_ms FROM {TABLE}{where} ORDER BY slug", args)
 
 
 def parse_row(row_slug: str, payload_json: str) -> Registry:
