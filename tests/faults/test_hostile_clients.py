@@ -12,6 +12,7 @@ import socket
 import sqlite3
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,7 +77,7 @@ def test_body_that_is_not_strict_json_is_400_with_the_reason(
     db = writable.cwd / "data" / "profiles.db"  # type: ignore[attr-defined]
     before = rows(db)
     log_before = len(writable.log_lines)
-    status, headers, answer = writable.request(method, path, NOT_JSON[kind], AUTH)
+    status, _, answer = writable.request(method, path, NOT_JSON[kind], AUTH)
     text = answer.decode("utf-8", "replace")
     assert status == 400, (status, text[:300])
     assert REASONS[kind] in text, text[:300]
@@ -159,3 +160,99 @@ def test_serve_refuses_waitress_limits_out_of_range_in_one_line(tmp_path: Path) 
         done = run_serve_expecting_exit([flag, value], tmp_path)
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert re.search(rf"argument {flag}: .*(out of range|whole number)", done.stderr), done.stderr
+
+
+# --- chat: every dimension an anonymous client can grow is bounded --------------------------------------------------
+
+SESSION_A = "0a000000-0000-4000-8000-00000000000a"
+SESSION_B = "0b000000-0000-4000-8000-00000000000b"
+SESSION_C = "0c000000-0000-4000-8000-00000000000c"
+
+
+def chat_server(make_app, live_server, tmp_path: Path, **limits: object):  # type: ignore[no-untyped-def]
+    app = make_app(tmp_path / "chat.db", **limits)
+    return app, live_server(app)
+
+
+def post_message(url: str, session: str, prompt: str) -> tuple[int, dict[str, str], dict[str, object]]:
+    body = json.dumps({"prompt": prompt, "profile": "mock_parity"}).encode()
+    request = urllib.request.Request(f"{url}/api/chat/sessions/{session}/messages", data=body, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), json.loads(exc.read())
+
+
+def entities(url: str, session: str) -> list[dict[str, object]]:
+    with urllib.request.urlopen(f"{url}/api/chat/sessions/{session}", timeout=30) as response:
+        return json.loads(response.read())["entities"]
+
+
+def test_oversized_prompt_is_413_and_nothing_is_kept(tmp_path: Path, make_app, live_server) -> None:
+    _, server = chat_server(make_app, live_server, tmp_path, CHAT_MAX_PROMPT_BYTES=1000)
+    status, _, body = post_message(server.url, SESSION_A, "é" * 501)  # 1,002 bytes of UTF-8
+    assert status == 413 and "CHAT_MAX_PROMPT_BYTES" in str(body["error"]), body
+    assert entities(server.url, SESSION_A) == []
+    assert post_message(server.url, SESSION_A, "é" * 500)[0] == 200
+
+
+def test_messages_per_session_are_bounded(tmp_path: Path, make_app, live_server) -> None:
+    _, server = chat_server(make_app, live_server, tmp_path, CHAT_MAX_MESSAGES_PER_SESSION=3, CHAT_MOCK_CHUNK_DELAY_MS=0)
+    assert [post_message(server.url, SESSION_A, f"m{i}")[0] for i in range(3)] == [200, 200, 200]
+    status, _, body = post_message(server.url, SESSION_A, "one too many")
+    assert status == 429 and "CHAT_MAX_MESSAGES_PER_SESSION" in str(body["error"]), body
+    assert post_message(server.url, SESSION_B, "another session is fine")[0] == 200
+
+
+def test_idle_sessions_are_dropped(tmp_path: Path, make_app, live_server) -> None:
+    app, server = chat_server(make_app, live_server, tmp_path, CHAT_SESSION_IDLE_SECONDS=1, CHAT_MOCK_CHUNK_DELAY_MS=0)
+    assert post_message(server.url, SESSION_A, "hello")[0] == 200
+    app.extensions["chat_sessions"].join()
+    time.sleep(1.5)
+    assert post_message(server.url, SESSION_B, "hello")[0] == 200
+    assert entities(server.url, SESSION_A) == []  # idle past the limit: dropped
+    assert entities(server.url, SESSION_B) != []
+
+
+def test_kept_sessions_are_bounded_by_their_total_size(tmp_path: Path, make_app, live_server) -> None:
+    app, server = chat_server(make_app, live_server, tmp_path, CHAT_MAX_SESSIONS_BYTES=100_000, CHAT_MOCK_CHUNK_DELAY_MS=0)
+    for session in (SESSION_A, SESSION_B, SESSION_C):
+        assert post_message(server.url, session, "x" * 40_000)[0] == 200
+        app.extensions["chat_sessions"].join()
+    assert entities(server.url, SESSION_A) == []  # the least recently used one made room
+    assert entities(server.url, SESSION_B) != [] and entities(server.url, SESSION_C) != []
+
+
+def test_a_flood_of_messages_runs_on_a_bounded_pool_and_the_rest_is_503_with_retry_after(
+    tmp_path: Path, make_app, live_server
+) -> None:
+    app, server = chat_server(
+        make_app, live_server, tmp_path, CHAT_MAX_CONCURRENT_RUNS=2, CHAT_MAX_QUEUED_RUNS=5, CHAT_MOCK_CHUNK_DELAY_MS=40
+    )
+    threads_before = threading.active_count()
+    answers: list[tuple[int, dict[str, str], dict[str, object]]] = []
+    lock = threading.Lock()
+    peak = [0]
+
+    def post(i: int) -> None:
+        answer = post_message(server.url, f"{SESSION_A[:-2]}{i % 7:02d}", f"hello {i}")
+        with lock:
+            answers.append(answer)
+            peak[0] = max(peak[0], threading.active_count())
+
+    workers = [threading.Thread(target=post, args=(i,)) for i in range(60)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    statuses = sorted({a[0] for a in answers})
+    assert statuses == [200, 503], statuses
+    accepted = sum(1 for a in answers if a[0] == 200)
+    assert accepted <= 2 + 5 + 7, accepted  # at most running + queued (+ runs that ended during the flood)
+    refused = next(a for a in answers if a[0] == 503)
+    assert refused[1].get("Retry-After", "").isdigit() and "CHAT_MAX_QUEUED_RUNS" in str(refused[2]["error"])
+    chat_threads = [t for t in threading.enumerate() if t.name.startswith("chat-")]
+    assert len(chat_threads) <= 2, [t.name for t in chat_threads]
+    app.extensions["chat_sessions"].join(timeout=30)
+    assert threading.active_count() <= threads_before + 2
