@@ -76,6 +76,9 @@ DEFAULTS: dict[str, Any] = {
     "WAITRESS_BACKLOG": 1024,
     # Largest request line plus headers, in bytes (waitress's default is 256 KiB); larger is 431.
     "WAITRESS_MAX_REQUEST_HEADER_SIZE": 64 * 1024,
+    # Environment variables a profile may name in inference_settings.api.api_key_env (shell-style patterns); the
+    # service's own PROFILE_REGISTRY_* variables never, whatever this says (registry/domain/api_key_env.py).
+    "API_KEY_ENV_ALLOWED": ["*_API_KEY"],
     # YAML registries (sources, `import`): deepest nesting, and the largest JSON size once every alias is expanded
     # (an anchor used ten times inside one used ten times... multiplies). Over the size a YAML source's registry
     # is quarantined with the reason; any other refusal is one line with the position (registry/domain/yaml_json.py).

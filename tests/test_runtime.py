@@ -188,8 +188,8 @@ def test_a_malformed_runtime_extension_is_a_validation_error(serve):
 
 
 def test_the_fingerprint_identifies_the_runtime_but_never_holds_the_api_key(serve, monkeypatch):
-    monkeypatch.setenv("TEST_CHAT_KEY", "sk-never-show-me")
-    settings = {"api": {"base_url": "http://127.0.0.1:9/v1", "api_key_env": "TEST_CHAT_KEY"}, "chat": {"engine": "m"}}
+    monkeypatch.setenv("TEST_CHAT_API_KEY", "sk-never-show-me")
+    settings = {"api": {"base_url": "http://127.0.0.1:9/v1", "api_key_env": "TEST_CHAT_API_KEY"}, "chat": {"engine": "m"}}
     client = serve({"p": {"inference_settings": settings} | runtime(system_prompt="P")}, "p")
     response = client.get("/api/chat/profiles/p/resolved")
     text = response.get_data(as_text=True)
@@ -199,7 +199,7 @@ def test_the_fingerprint_identifies_the_runtime_but_never_holds_the_api_key(serv
         "kind": "openai-compatible",
         "url": "http://127.0.0.1:9/v1/chat/completions",
         "model": "m",
-        "api_key_env": "TEST_CHAT_KEY",
+        "api_key_env": "TEST_CHAT_API_KEY",
         "api_key_set": True,
         "timeout_seconds": 60.0,
     }

@@ -13,7 +13,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from registry.api.common import Blueprint, service
+from registry.api.common import Blueprint, key_policy, service
 from registry.chat.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT
 from registry.chat.engines.mock_parity import RUNTIME_KEY as MOCK_RUNTIME_KEY
 from registry.chat.engines.mock_parity import MockParityEngine
@@ -210,7 +210,7 @@ def run_plan(raw_profile: str, raw_registry: str) -> RunPlan:
         raise ChatError(400, chat_error_text(exc, profile_slug)) from exc
     try:
         composed = compose_runtime(resolved, service().catalog)
-        engine = build_engine(composed.settings)
+        engine = build_engine(composed.settings, key_policy())
     except CompositionError as exc:
         raise ChatError(400, str(exc)) from exc
     except EngineConfigError as exc:

@@ -256,3 +256,67 @@ def test_a_flood_of_messages_runs_on_a_bounded_pool_and_the_rest_is_503_with_ret
     assert len(chat_threads) <= 2, [t.name for t in chat_threads]
     app.extensions["chat_sessions"].join(timeout=30)
     assert threading.active_count() <= threads_before + 2
+
+
+# --- a profile cannot read the server's secrets ----------------------------------------------------------------------
+
+
+class CaptureUpstream:
+    """An HTTP server that records every request's Authorization header and answers 500."""
+
+    def __init__(self) -> None:
+        import http.server
+
+        seen = self.authorizations = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                seen.append(self.headers.get("Authorization"))
+                self.send_response(500)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def test_a_profile_cannot_name_the_services_own_token_or_unlisted_variables(tmp_path: Path) -> None:
+    from conftest import registry_payload, write_row
+
+    upstream = CaptureUpstream()
+    db = tmp_path / "p.db"
+    stolen = {"api": {"base_url": upstream.url, "api_key_env": "PROFILE_REGISTRY_TOKEN"}, "chat": {"engine": "m"}}
+    write_row(db, "evil", registry_payload("evil", {"thief": {"inference_settings": stolen}}))
+    server = ServeProcess(
+        ["--profile-registries", str(db), "--writable"], tmp_path, PROFILE_REGISTRY_TOKEN=f"alice:{SECRET}", HOME_SECRET="x"
+    )
+    try:
+        # Written behind the service's back: the run is refused before the environment is read or a request sent.
+        body = json.dumps({"prompt": "hi", "profile": "thief", "registry": "evil"}).encode()
+        status, _, answer = server.request("POST", f"/api/chat/sessions/{SESSION_A}/messages", body, AUTH)
+        assert status == 400 and "PROFILE_REGISTRY_" in answer.decode(), answer
+        assert upstream.authorizations == []
+        status, _, answer = server.request("GET", "/api/chat/profiles/thief/resolved?registry=evil")
+        engine = json.loads(answer)["engine"]
+        assert engine["api_key_env"] == "PROFILE_REGISTRY_TOKEN" and "api_key_set" not in engine, engine
+        assert "never readable" in engine["api_key_env_refused"]
+        # Through the API: 400 naming the rule, nothing written.
+        before = rows(db)
+        for name, rule in (("PROFILE_REGISTRY_TOKEN", "PROFILE_REGISTRY_"), ("HOME_SECRET", "API_KEY_ENV_ALLOWED")):
+            settings = {"api": {"base_url": upstream.url, "api_key_env": name}, "chat": {"engine": "m"}}
+            payload = json.dumps({"slug": f"p-{name.lower().replace('_', '-')}", "inference_settings": settings})
+            status, _, answer = server.request("POST", "/api/chat/profiles?registry=evil", payload.encode(), AUTH)
+            assert status == 400 and rule in json.loads(answer)["message"], answer
+        assert rows(db) == before
+        allowed = {"api": {"base_url": upstream.url, "api_key_env": "OPENAI_API_KEY"}, "chat": {"engine": "m"}}
+        payload = json.dumps({"slug": "fine", "inference_settings": allowed}).encode()
+        assert server.request("POST", "/api/chat/profiles?registry=evil", payload, AUTH)[0] == 201
+    finally:
+        server.stop()
+        upstream.close()
