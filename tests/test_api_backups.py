@@ -29,7 +29,7 @@ def call(url: str, method: str = "GET", token: str | None = None):
 
 @pytest.fixture
 def server(seeded_db: Path, make_app, live_server, tmp_path):
-    app = make_app(seeded_db, ADMIN_TOKENS=[AdminToken("ops", TOKEN)], BACKUP_DIR=str(tmp_path / "snaps"))
+    app = make_app(seeded_db, WRITABLE=True, ADMIN_TOKENS=[AdminToken("ops", TOKEN)], BACKUP_DIR=str(tmp_path / "snaps"))
     return live_server(app)
 
 

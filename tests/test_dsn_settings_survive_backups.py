@@ -65,7 +65,7 @@ def get(url: str) -> dict:
 
 
 def test_api_backup_and_restore_keep_delete_mode_and_busy_timeout(delete_mode_db, make_app, live_server, tmp_path):
-    app = make_app(dsn_entry(delete_mode_db), ADMIN_TOKENS=[AdminToken("ops", TOKEN)], BACKUP_DIR=str(tmp_path / "s"))
+    app = make_app(dsn_entry(delete_mode_db), WRITABLE=True, ADMIN_TOKENS=[AdminToken("ops", TOKEN)], BACKUP_DIR=str(tmp_path / "s"))
     server = live_server(app)
     status, created = post(server.url + "/api/backups")
     assert status == 201
@@ -79,7 +79,7 @@ def test_api_backup_and_restore_keep_delete_mode_and_busy_timeout(delete_mode_db
 
 
 def test_dashboard_backup_and_restore_keep_delete_mode(delete_mode_db, make_app, tmp_path):
-    app = make_app(dsn_entry(delete_mode_db), ADMIN_TOKENS=[AdminToken("ops", TOKEN)], BACKUP_DIR=str(tmp_path / "s"))
+    app = make_app(dsn_entry(delete_mode_db), WRITABLE=True, ADMIN_TOKENS=[AdminToken("ops", TOKEN)], BACKUP_DIR=str(tmp_path / "s"))
     client = app.test_client()
     csrf = re.compile(r'name="csrf_token" value="([^"]+)"')
     login_page = client.get("/login").get_data(as_text=True)

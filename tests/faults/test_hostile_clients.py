@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -270,7 +271,7 @@ class CaptureUpstream:
         seen = self.authorizations = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 seen.append(self.headers.get("Authorization"))
                 self.send_response(500)
                 self.end_headers()
@@ -320,3 +321,150 @@ def test_a_profile_cannot_name_the_services_own_token_or_unlisted_variables(tmp_
     finally:
         server.stop()
         upstream.close()
+
+
+# --- read-only means read-only; logging out ends the session ---------------------------------------------------------
+
+
+def csrf_in(page: str) -> str:
+    match = re.search(r'name="csrf_token"\s+value="([^"]+)"', page) or re.search(
+        r'value="([^"]+)"\s+name="csrf_token"', page
+    )
+    assert match, page[:500]
+    return match.group(1)
+
+
+class Browser:
+    """A cookie-keeping client of the dashboard, logged in with the admin token."""
+
+    def __init__(self, url: str) -> None:
+        import http.cookiejar
+
+        self.url = url
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect())
+        form = urllib.parse.urlencode({"csrf_token": csrf_in(self.get("/login")[1]), "token": SECRET, "next": "/"})
+        assert self.post("/login", form)[0] == 303
+        self.csrf = csrf_in(self.get("/")[1])
+
+    def get(self, path: str) -> tuple[int, str]:
+        return self.open(urllib.request.Request(self.url + path))
+
+    def post(self, path: str, form: str, cookie: str | None = None) -> tuple[int, str]:
+        request = urllib.request.Request(self.url + path, data=form.encode())
+        if cookie is not None:
+            # Replay: the captured cookie header, sent by a client that has no jar of its own.
+            request.add_header("Cookie", cookie)
+            return open_plain(request)
+        return self.open(request)
+
+    def open(self, request: urllib.request.Request) -> tuple[int, str]:
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{c.name}={c.value}" for c in self.jar)
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def open_plain(request: urllib.request.Request) -> tuple[int, str]:
+    opener = urllib.request.build_opener(NoRedirect())
+    try:
+        with opener.open(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def snapshots(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob("profiles.db.bak.*") if not p.name.endswith(".json"))
+
+
+def test_restore_needs_writable_over_http_and_in_the_dashboard(tmp_path: Path) -> None:
+    # A snapshot taken by a writable instance, then the same data served read-only (a token still configured).
+    writable = ServeProcess(["--writable"], tmp_path, PROFILE_REGISTRY_TOKEN=f"alice:{SECRET}")
+    try:
+        status, _, answer = writable.request("POST", "/api/backups", b"{}", AUTH)
+        assert status == 201, answer
+        name = json.loads(answer)["name"]
+        assert json.loads(writable.request("GET", "/api/health")[2])["actions"] == {
+            "writes": True,
+            "restore": True,
+            "backup": True,
+        }
+        body = json.dumps({"slug": "after-snapshot", "metadata": {}}).encode()
+        assert writable.request("PUT", "/api/registries/after-snapshot", body, AUTH)[0] in (200, 201)
+    finally:
+        writable.stop()
+    db = tmp_path / "data" / "profiles.db"
+    before = rows(db)
+    server = ServeProcess([], tmp_path, PROFILE_REGISTRY_TOKEN=f"alice:{SECRET}")
+    try:
+        health = json.loads(server.request("GET", "/api/health")[2])
+        assert health["actions"] == {"writes": False, "restore": False, "backup": True}, health
+        status, _, answer = server.request("POST", f"/api/backups/{name}/restore", b"{}", AUTH)
+        assert status == 403 and json.loads(answer)["message"] == "store is read-only", answer
+        browser = Browser(server.url)
+        status, page = browser.post(f"/backups/{name}/restore", urllib.parse.urlencode({"csrf_token": browser.csrf}))
+        assert status == 403 and "store is read-only" in page, (status, page[:300])
+        assert rows(db) == before  # the registry written after the snapshot is still there
+    finally:
+        server.stop()
+
+
+def test_logout_ends_the_session_on_the_server(tmp_path: Path) -> None:
+    server = ServeProcess(["--writable"], tmp_path, PROFILE_REGISTRY_TOKEN=f"alice:{SECRET}")
+    try:
+        browser = Browser(server.url)
+        captured, csrf = browser.cookie_header(), browser.csrf
+        form = urllib.parse.urlencode({"csrf_token": csrf})
+        assert browser.post("/logout", form)[0] == 303
+        folder = tmp_path / "data"
+        before = snapshots(folder)
+        status, page = browser.post("/backups", form, cookie=captured)
+        assert status == 403, (status, page[:300])
+        assert snapshots(folder) == before
+    finally:
+        server.stop()
+
+
+def test_the_session_cookie_is_secure_over_https(tmp_path: Path, make_app) -> None:
+    from registry.web.auth import AdminToken
+
+    app = make_app(tmp_path / "p.db", ADMIN_TOKENS=[AdminToken("alice", SECRET)])
+    for base, secure in (("https://registry.example", True), ("http://127.0.0.1", False)):
+        client = app.test_client()
+        page = client.get("/login", base_url=base).get_data(as_text=True)
+        response = client.post(
+            "/login", data={"csrf_token": csrf_in(page), "token": SECRET, "next": "/"}, base_url=base
+        )
+        cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("session="))
+        assert ("; Secure" in cookie) is secure, (base, cookie)
+
+
+# --- no data can forge the dashboard ---------------------------------------------------------------------------------
+
+
+def test_registry_text_cannot_break_or_forge_the_overview(tmp_path: Path) -> None:
+    from conftest import registry_payload, write_row
+
+    db = tmp_path / "p.db"
+    for slug, name in (("sub", "before\u001aafter"), ("forged", "\u001a123\u001a"), ("comment", "<!--age:x:1-->")):
+        write_row(db, slug, registry_payload(slug, {"p": {}}) | {"display_name": name})
+    server = ServeProcess(["--profile-registries", str(db)], tmp_path)
+    try:
+        for _ in range(2):  # rendered, then from the page cache
+            status, _, body = server.request("GET", "/")
+            page = body.decode()
+            assert status == 200, page[:300]
+            assert "years ago" not in page
+            assert "before\u001aafter" in page and "\u001a123\u001a" in page and "&lt;!--age:x:1--&gt;" in page
+    finally:
+        server.stop()

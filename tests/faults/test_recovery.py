@@ -64,7 +64,7 @@ def snaps(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server(seeded_db, make_app, live_server, snaps):  # type: ignore[no-untyped-def]
-    app = make_app(seeded_db, ADMIN_TOKENS=[AdminToken("ops", TOKEN)], BACKUP_DIR=str(snaps), BACKUP_KEEP=3)
+    app = make_app(seeded_db, WRITABLE=True, ADMIN_TOKENS=[AdminToken("ops", TOKEN)], BACKUP_DIR=str(snaps), BACKUP_KEEP=3)
     return live_server(app)
 
 
