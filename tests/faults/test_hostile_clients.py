@@ -468,3 +468,19 @@ def test_registry_text_cannot_break_or_forge_the_overview(tmp_path: Path) -> Non
             assert "before\u001aafter" in page and "\u001a123\u001a" in page and "&lt;!--age:x:1--&gt;" in page
     finally:
         server.stop()
+
+
+def test_a_restart_ends_logins_even_with_a_configured_secret_key(tmp_path: Path, make_app) -> None:
+    from registry.web.auth import AdminToken
+
+    settings = {"ADMIN_TOKENS": [AdminToken("alice", SECRET)], "SECRET_KEY": "k" * 64, "BACKUP_DIR": str(tmp_path / "b")}
+    first = make_app(tmp_path / "p.db", **settings).test_client()
+    page = first.get("/login").get_data(as_text=True)
+    assert first.post("/login", data={"csrf_token": csrf_in(page), "token": SECRET, "next": "/"}).status_code == 303
+    csrf = csrf_in(first.get("/").get_data(as_text=True))
+    cookie = first.get_cookie("session")
+    assert cookie is not None
+    restarted = make_app(tmp_path / "p.db", **settings).test_client()  # same key, a new process's memory
+    restarted.set_cookie("session", cookie.value)
+    assert restarted.post("/backups", data={"csrf_token": csrf}).status_code == 403
+    assert not (tmp_path / "b").exists() or not list((tmp_path / "b").iterdir())
