@@ -5,9 +5,10 @@ the same script measures the code before and after a change:
 
 1. slow clients: 128 connections that send a header line every second and never finish their request; the
    time of a normal `GET /api/chat/profiles` while they are held, and again after they close;
-2. chat flood (no login needed): PROMPTS prompts of PROMPT_BYTES (1,000,000) bytes to one session, then 8 parallel GETs of
-   that session's snapshot while `/api/health` is timed; then, on a fresh server, 1,500 messages posted by 32
-   clients at once to 10 sessions; the server's RSS and OS thread count before, at peak and after;
+2. chat flood (no login needed): PROMPTS prompts of PROMPT_BYTES (1,000,000) bytes to one session, then 8
+   parallel GETs of that session's snapshot while `/api/health` is timed; then, on a fresh server, 1,500
+   messages posted by 32 clients at once to 10 sessions; the server's RSS and OS thread count before, at peak
+   and after;
 3. alias bomb: a 600-byte YAML source whose profile expands to about a GiB; the server's peak RSS during one
    `GET .../resolved` of it.
 
@@ -110,7 +111,9 @@ class Server:
     def reset_peaks(self) -> None:
         self.peak_rss_kb, self.peak_threads = self.status()
 
-    def request(self, method: str, path: str, body: bytes | None = None, timeout: float = 120) -> tuple[int, bytes, dict[str, str]]:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, timeout: float = 120
+    ) -> tuple[int, bytes, dict[str, str]]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
@@ -160,7 +163,9 @@ def slow_clients(server: Server, count: int = 128) -> None:
     thread = threading.Thread(target=trickle, daemon=True)
     thread.start()
     time.sleep(3)
-    print(f"  normal GET /api/chat/profiles with {count} slow connections held: {server.timed_get('/api/chat/profiles')}")
+    print(
+        f"  normal GET /api/chat/profiles with {count} slow connections held: {server.timed_get('/api/chat/profiles')}"
+    )
     stop.set()
     thread.join()
     for sock in sockets:
@@ -185,7 +190,10 @@ def chat_flood(server: Server, prompts: int, prompt_bytes: int) -> None:
         statuses[status] = statuses.get(status, 0) + 1
     time.sleep(2)
     rss, threads = server.status()
-    print(f"  after {prompts} prompts of {prompt_bytes:,} bytes: RSS {mib(rss)} (peak {mib(server.peak_rss_kb)}), statuses {statuses}")
+    print(
+        f"  after {prompts} prompts of {prompt_bytes:,} bytes: RSS {mib(rss)} (peak {mib(server.peak_rss_kb)}), "
+        f"statuses {statuses}"
+    )
     server.reset_peaks()
     health: list[str] = []
 
@@ -201,7 +209,8 @@ def chat_flood(server: Server, prompts: int, prompt_bytes: int) -> None:
         health.append(server.timed_get("/api/health", timeout=120))
         results = [f.result() for f in futures]
     print(
-        f"  8 parallel snapshot GETs:     peak RSS {mib(server.peak_rss_kb)}{' (killed at the cap)' if server.killed else ''}, "
+        f"  8 parallel snapshot GETs:     peak RSS {mib(server.peak_rss_kb)}"
+        f"{' (killed at the cap)' if server.killed else ''}, "
         f"statuses {sorted(set(results))}, /api/health meanwhile {health[0]}"
     )
 
@@ -242,7 +251,10 @@ def alias_bomb(server: Server) -> None:
         answer = f"no answer ({type(exc).__name__})"
     took = time.monotonic() - started
     cap = " (killed at the cap)" if server.killed else ""
-    print(f"  GET /resolved of the bomb: RSS {mib(before)} -> peak {mib(server.peak_rss_kb)}{cap} in {took:.1f} s: {answer}")
+    print(
+        f"  GET /resolved of the bomb: RSS {mib(before)} -> peak {mib(server.peak_rss_kb)}{cap} "
+        f"in {took:.1f} s: {answer}"
+    )
 
 
 def main() -> None:

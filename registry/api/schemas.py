@@ -84,7 +84,6 @@ class ProfileDocumentSchema(Schema):
     is_default = fields.Boolean(required=True)
 
 
-
 class CurrentProfileSchema(Schema):
     """Body of GET/POST /api/chat/profile."""
 
@@ -135,5 +134,7 @@ class HealthSchema(Schema):
     actions = fields.Dict(
         keys=fields.String(),
         values=fields.Boolean(),
-        metadata={"description": "what this instance allows: writes and restore need `serve --writable`, backup a token"},
+        metadata={
+            "description": "what this instance allows: writes and restore need `serve --writable`, backup a token"
+        },
     )

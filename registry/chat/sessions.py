@@ -281,7 +281,8 @@ class SessionStore:
         size = len(prompt.encode())
         if size > self.limits.max_prompt_bytes:
             raise ChatRefused(
-                413, f"prompt is {size} bytes, more than the {self.limits.max_prompt_bytes} allowed (CHAT_MAX_PROMPT_BYTES)"
+                413,
+                f"prompt is {size} bytes, more than the {self.limits.max_prompt_bytes} allowed (CHAT_MAX_PROMPT_BYTES)",
             )
         return size
 
@@ -371,9 +372,7 @@ class SessionStore:
             *history,
             {"role": "user", "content": prompt},
         ]
-        log.info(
-            "chat run %s session=%s profile=%s runtime=%s", message_id, session.id, plan.profile, plan.runtime_key
-        )
+        log.info("chat run %s session=%s profile=%s runtime=%s", message_id, session.id, plan.profile, plan.runtime_key)
         try:
             final = plan.engine.run(messages, sink)
         except EngineError as exc:

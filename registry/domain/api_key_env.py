@@ -27,7 +27,10 @@ class ApiKeyEnvPolicy:
     def refusal(self, name: str) -> str | None:
         """Why `name` may not be read (naming the rule), or None when it may."""
         if name.upper().startswith(RESERVED_PREFIX):
-            return f"api.api_key_env {name!r} is refused: the service's own {RESERVED_PREFIX}* variables are never readable"
+            return (
+                f"api.api_key_env {name!r} is refused: "
+                f"the service's own {RESERVED_PREFIX}* variables are never readable"
+            )
         if not any(fnmatch.fnmatchcase(name, pattern) for pattern in self.allowed):
             patterns = ", ".join(self.allowed) or "(none)"
             return f"api.api_key_env {name!r} is refused: it must match API_KEY_ENV_ALLOWED ({patterns})"

@@ -199,7 +199,9 @@ def test_oversized_prompt_is_413_and_nothing_is_kept(tmp_path: Path, make_app, l
 
 
 def test_messages_per_session_are_bounded(tmp_path: Path, make_app, live_server) -> None:
-    _, server = chat_server(make_app, live_server, tmp_path, CHAT_MAX_MESSAGES_PER_SESSION=3, CHAT_MOCK_CHUNK_DELAY_MS=0)
+    _, server = chat_server(
+        make_app, live_server, tmp_path, CHAT_MAX_MESSAGES_PER_SESSION=3, CHAT_MOCK_CHUNK_DELAY_MS=0
+    )
     assert [post_message(server.url, SESSION_A, f"m{i}")[0] for i in range(3)] == [200, 200, 200]
     status, _, body = post_message(server.url, SESSION_A, "one too many")
     assert status == 429 and "CHAT_MAX_MESSAGES_PER_SESSION" in str(body["error"]), body
@@ -217,7 +219,9 @@ def test_idle_sessions_are_dropped(tmp_path: Path, make_app, live_server) -> Non
 
 
 def test_kept_sessions_are_bounded_by_their_total_size(tmp_path: Path, make_app, live_server) -> None:
-    app, server = chat_server(make_app, live_server, tmp_path, CHAT_MAX_SESSIONS_BYTES=100_000, CHAT_MOCK_CHUNK_DELAY_MS=0)
+    app, server = chat_server(
+        make_app, live_server, tmp_path, CHAT_MAX_SESSIONS_BYTES=100_000, CHAT_MOCK_CHUNK_DELAY_MS=0
+    )
     for session in (SESSION_A, SESSION_B, SESSION_C):
         assert post_message(server.url, session, "x" * 40_000)[0] == 200
         app.extensions["chat_sessions"].join()
@@ -295,7 +299,10 @@ def test_a_profile_cannot_name_the_services_own_token_or_unlisted_variables(tmp_
     stolen = {"api": {"base_url": upstream.url, "api_key_env": "PROFILE_REGISTRY_TOKEN"}, "chat": {"engine": "m"}}
     write_row(db, "evil", registry_payload("evil", {"thief": {"inference_settings": stolen}}))
     server = ServeProcess(
-        ["--profile-registries", str(db), "--writable"], tmp_path, PROFILE_REGISTRY_TOKEN=f"alice:{SECRET}", HOME_SECRET="x"
+        ["--profile-registries", str(db), "--writable"],
+        tmp_path,
+        PROFILE_REGISTRY_TOKEN=f"alice:{SECRET}",
+        HOME_SECRET="x",
     )
     try:
         # Written behind the service's back: the run is refused before the environment is read or a request sent.
@@ -473,7 +480,11 @@ def test_registry_text_cannot_break_or_forge_the_overview(tmp_path: Path) -> Non
 def test_a_restart_ends_logins_even_with_a_configured_secret_key(tmp_path: Path, make_app) -> None:
     from registry.web.auth import AdminToken
 
-    settings = {"ADMIN_TOKENS": [AdminToken("alice", SECRET)], "SECRET_KEY": "k" * 64, "BACKUP_DIR": str(tmp_path / "b")}
+    settings = {
+        "ADMIN_TOKENS": [AdminToken("alice", SECRET)],
+        "SECRET_KEY": "k" * 64,
+        "BACKUP_DIR": str(tmp_path / "b"),
+    }
     first = make_app(tmp_path / "p.db", **settings).test_client()
     page = first.get("/login").get_data(as_text=True)
     assert first.post("/login", data={"csrf_token": csrf_in(page), "token": SECRET, "next": "/"}).status_code == 303
