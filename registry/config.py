@@ -52,8 +52,18 @@ DEFAULTS: dict[str, Any] = {
     "CHAT_PROFILE_COOKIE": "chat_profile",
     # Pause between the mock_parity engine's events, in ms (the reference streams with 5 ms).
     "CHAT_MOCK_CHUNK_DELAY_MS": 5,
-    # Chat sessions kept in memory; beyond this the least recently used idle ones are dropped.
+    # Chat (no login needed, so every dimension is bounded; registry/chat/sessions.py). A prompt's size in UTF-8
+    # bytes (413 beyond), messages one session may hold (429 beyond: start a new session), sessions kept (the least
+    # recently used idle ones are dropped beyond the count or the total size of their text; idle ones are dropped
+    # after CHAT_SESSION_IDLE_SECONDS), and runs: a pool of CHAT_MAX_CONCURRENT_RUNS threads with at most
+    # CHAT_MAX_QUEUED_RUNS waiting; beyond, or when the kept text cannot fit, 503 with Retry-After.
+    "CHAT_MAX_PROMPT_BYTES": 64 * 1024,
+    "CHAT_MAX_MESSAGES_PER_SESSION": 100,
     "CHAT_MAX_SESSIONS": 1000,
+    "CHAT_SESSION_IDLE_SECONDS": 3600,
+    "CHAT_MAX_SESSIONS_BYTES": 64 * 1024 * 1024,
+    "CHAT_MAX_CONCURRENT_RUNS": 4,
+    "CHAT_MAX_QUEUED_RUNS": 64,
     # waitress (`serve` flags of the same name in lower case with dashes; README, "Security and limits").
     # Open connections served at once; beyond it waitress stops accepting until one closes. Idle and trickling
     # clients each hold one, so it is well above what a registry's clients need (waitress's own default is 100).
@@ -66,6 +76,9 @@ DEFAULTS: dict[str, Any] = {
     "WAITRESS_BACKLOG": 1024,
     # Largest request line plus headers, in bytes (waitress's default is 256 KiB); larger is 431.
     "WAITRESS_MAX_REQUEST_HEADER_SIZE": 64 * 1024,
+    # Environment variables a profile may name in inference_settings.api.api_key_env (shell-style patterns); the
+    # service's own PROFILE_REGISTRY_* variables never, whatever this says (registry/domain/api_key_env.py).
+    "API_KEY_ENV_ALLOWED": ["*_API_KEY"],
     # YAML registries (sources, `import`): deepest nesting, and the largest JSON size once every alias is expanded
     # (an anchor used ten times inside one used ten times... multiplies). Over the size a YAML source's registry
     # is quarantined with the reason; any other refusal is one line with the position (registry/domain/yaml_json.py).

@@ -29,7 +29,9 @@ def call(url: str, method: str = "GET", token: str | None = None):
 
 @pytest.fixture
 def server(seeded_db: Path, make_app, live_server, tmp_path):
-    app = make_app(seeded_db, ADMIN_TOKENS=[AdminToken("ops", TOKEN)], BACKUP_DIR=str(tmp_path / "snaps"))
+    app = make_app(
+        seeded_db, WRITABLE=True, ADMIN_TOKENS=[AdminToken("ops", TOKEN)], BACKUP_DIR=str(tmp_path / "snaps")
+    )
     return live_server(app)
 
 
@@ -133,7 +135,9 @@ def test_diff_shows_what_a_restore_would_change_and_compares_two_snapshots(serve
     assert default["before_updated_at_ms"] == 1_900_000_000_000
     assert default["after_updated_at_ms"] == first["registries"]["default"]
     assert {p["slug"]: p["change"] for p in default["profiles"]} == {
-        "analyst": "added", "default": "added", "other": "removed"
+        "analyst": "added",
+        "default": "added",
+        "other": "removed",
     }
     assert {"path": "/default_profile_slug", "op": "replace", "before": "other", "after": "default"} in default[
         "fields"

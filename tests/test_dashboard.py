@@ -33,7 +33,7 @@ def backup_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def app(seeded_db, make_app, backup_dir):
-    return make_app(seeded_db, ADMIN_TOKENS=[AdminToken("alice", TOKEN)], BACKUP_DIR=str(backup_dir))
+    return make_app(seeded_db, WRITABLE=True, ADMIN_TOKENS=[AdminToken("alice", TOKEN)], BACKUP_DIR=str(backup_dir))
 
 
 @pytest.fixture
@@ -265,7 +265,7 @@ def test_wrong_token_is_refused_and_the_session_keeps_no_token(client, app):
     cookie = client.get_cookie("session")
     assert cookie is not None and TOKEN not in cookie.value
     data = app.session_interface.get_signing_serializer(app).loads(cookie.value)
-    assert set(data) == {"logged_in", "actor", "csrf"}
+    assert set(data) == {"logged_in", "actor", "csrf", "login"}  # login: the nonce the server checks
     assert data["actor"] == "alice" and data["logged_in"] is True
     html = client.get("/").get_data(as_text=True)
     assert "Back up now" in html and "Signed in as <strong>alice</strong>" in html
@@ -557,13 +557,15 @@ def test_age_markers_are_filled_per_second():
     from registry.dashboard.cache import age_marker, fill_ages, split_ages
 
     now = datetime(2026, 11, 26, 19, 0, 0, tzinfo=UTC)
+    token = "t0"
     html = (
-        f"<td>{age_marker(int(now.timestamp() * 1000) - 180_000)}</td><td>{age_marker(now - timedelta(hours=2))}</td>"
+        f"<td>{age_marker(int(now.timestamp() * 1000) - 180_000, token)}</td>"
+        f"<td>{age_marker(now - timedelta(hours=2), token)}</td>"
     )
-    parts = split_ages(html)
+    parts = split_ages(html, token)
     assert fill_ages(parts, now) == "<td>3 min ago</td><td>2 h ago</td>"
     assert fill_ages(parts, now + timedelta(minutes=1)) == "<td>4 min ago</td><td>2 h ago</td>"
-    assert age_marker(0) == ""
+    assert age_marker(0, token) == ""
 
 
 def test_restore_rows_list_the_profiles_a_restore_brings_back_or_removes():

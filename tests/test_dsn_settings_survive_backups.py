@@ -65,7 +65,12 @@ def get(url: str) -> dict:
 
 
 def test_api_backup_and_restore_keep_delete_mode_and_busy_timeout(delete_mode_db, make_app, live_server, tmp_path):
-    app = make_app(dsn_entry(delete_mode_db), ADMIN_TOKENS=[AdminToken("ops", TOKEN)], BACKUP_DIR=str(tmp_path / "s"))
+    app = make_app(
+        dsn_entry(delete_mode_db),
+        WRITABLE=True,
+        ADMIN_TOKENS=[AdminToken("ops", TOKEN)],
+        BACKUP_DIR=str(tmp_path / "s"),
+    )
     server = live_server(app)
     status, created = post(server.url + "/api/backups")
     assert status == 201
@@ -79,7 +84,12 @@ def test_api_backup_and_restore_keep_delete_mode_and_busy_timeout(delete_mode_db
 
 
 def test_dashboard_backup_and_restore_keep_delete_mode(delete_mode_db, make_app, tmp_path):
-    app = make_app(dsn_entry(delete_mode_db), ADMIN_TOKENS=[AdminToken("ops", TOKEN)], BACKUP_DIR=str(tmp_path / "s"))
+    app = make_app(
+        dsn_entry(delete_mode_db),
+        WRITABLE=True,
+        ADMIN_TOKENS=[AdminToken("ops", TOKEN)],
+        BACKUP_DIR=str(tmp_path / "s"),
+    )
     client = app.test_client()
     csrf = re.compile(r'name="csrf_token" value="([^"]+)"')
     login_page = client.get("/login").get_data(as_text=True)
@@ -105,7 +115,7 @@ def test_cli_backup_and_restore_keep_delete_mode(delete_mode_db, capsys):
     write_row(delete_mode_db, "default", registry_payload("default", {"later": {}}), 2_000)
     assert main(["restore", snapshot.name, "--profile-registries", entry]) == 0
     assert journal_mode_on_disk(delete_mode_db) == "delete"
-    assert backups.live_registries(target_from_dsn(entry[len("sqlite-dsn:"):])) == {"default": 1_000}
+    assert backups.live_registries(target_from_dsn(entry[len("sqlite-dsn:") :])) == {"default": 1_000}
 
 
 def test_cli_restore_waits_for_a_busy_database_only_as_long_as_the_dsn_says(delete_mode_db, capsys):
@@ -127,4 +137,4 @@ def test_cli_restore_waits_for_a_busy_database_only_as_long_as_the_dsn_says(dele
     # The default busy timeout is 5 s: a restore that dropped the DSN's 100 ms would wait that long.
     assert elapsed < 3, elapsed
     assert journal_mode_on_disk(delete_mode_db) == "delete"
-    assert backups.live_registries(target_from_dsn(entry[len("sqlite-dsn:"):])) == {"default": 2_000}
+    assert backups.live_registries(target_from_dsn(entry[len("sqlite-dsn:") :])) == {"default": 2_000}

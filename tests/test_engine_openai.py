@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import registry_payload, write_row
 
-KEY_ENV = "PROFILE_REGISTRY_TEST_KEY"
+KEY_ENV = "ENGINE_TEST_API_KEY"
 KEY = "sk-test-0123456789-secret"
 
 

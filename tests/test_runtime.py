@@ -149,7 +149,7 @@ def test_config_values_are_coerced_to_the_schema_types_with_defaults_filled(serv
         ),
         (
             {"name": "extra", "id": "x", "config": {"mode": "medium"}},
-            'resolve middleware extra#x: coerce middleware payload at /mode from source profile[profile]: must '
+            "resolve middleware extra#x: coerce middleware payload at /mode from source profile[profile]: must "
             'be one of ["fast", "slow"]',
         ),
         (
@@ -188,8 +188,11 @@ def test_a_malformed_runtime_extension_is_a_validation_error(serve):
 
 
 def test_the_fingerprint_identifies_the_runtime_but_never_holds_the_api_key(serve, monkeypatch):
-    monkeypatch.setenv("TEST_CHAT_KEY", "sk-never-show-me")
-    settings = {"api": {"base_url": "http://127.0.0.1:9/v1", "api_key_env": "TEST_CHAT_KEY"}, "chat": {"engine": "m"}}
+    monkeypatch.setenv("TEST_CHAT_API_KEY", "sk-never-show-me")
+    settings = {
+        "api": {"base_url": "http://127.0.0.1:9/v1", "api_key_env": "TEST_CHAT_API_KEY"},
+        "chat": {"engine": "m"},
+    }
     client = serve({"p": {"inference_settings": settings} | runtime(system_prompt="P")}, "p")
     response = client.get("/api/chat/profiles/p/resolved")
     text = response.get_data(as_text=True)
@@ -199,7 +202,7 @@ def test_the_fingerprint_identifies_the_runtime_but_never_holds_the_api_key(serv
         "kind": "openai-compatible",
         "url": "http://127.0.0.1:9/v1/chat/completions",
         "model": "m",
-        "api_key_env": "TEST_CHAT_KEY",
+        "api_key_env": "TEST_CHAT_API_KEY",
         "api_key_set": True,
         "timeout_seconds": 60.0,
     }

@@ -19,6 +19,7 @@ from registry.api.common import EXTENSION_KEY, BadArgument, Blueprint, current_v
 from registry.api.errors import json_body
 from registry.api.profiles import profile_slug_arg
 from registry.api.schemas import ErrorBodySchema, MetadataSchema, ProfileDocumentSchema
+from registry.domain.api_key_env import ApiKeyEnvPolicy
 from registry.domain.documents import profile_document
 from registry.domain.errors import ReadOnlyStore, SlugError
 from registry.domain.model import Registry, parse_profile_slug, parse_registry_slug
@@ -156,7 +157,8 @@ registries_blp.before_request(guard_write)
 
 def register(app: Flask, api: Api) -> None:
     """Register both blueprints, the bearer security scheme, and the app's RegistryWriter."""
-    app.extensions[WRITER_KEY] = RegistryWriter(app.extensions[EXTENSION_KEY])
+    policy = ApiKeyEnvPolicy(tuple(app.config["API_KEY_ENV_ALLOWED"]))
+    app.extensions[WRITER_KEY] = RegistryWriter(app.extensions[EXTENSION_KEY], policy)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.register_blueprint(admin_blp)
     api.register_blueprint(registries_blp)

@@ -15,7 +15,7 @@ from registry.api.schemas import ErrorBodySchema
 from registry.service.snapshot_diff import diff_snapshot, live_side, snapshot_side
 from registry.storage import backups
 from registry.storage.sqlite_db import DatabaseTarget
-from registry.web.auth import require_admin
+from registry.web.auth import require_admin, require_writable
 
 blp = Blueprint("backups", __name__, url_prefix="/api/backups", description="Snapshots of the registry database")
 
@@ -217,8 +217,10 @@ class Restore(MethodView):
     @blp.doc(**AUTH_DOC)
     @blp.response(200, RestoreResultSchema)
     @blp.alt_response(401, schema=ErrorBodySchema, description="missing or wrong bearer token")
+    @blp.alt_response(403, schema=ErrorBodySchema, description="store is read-only (restore needs `serve --writable`)")
     @blp.alt_response(404, schema=ErrorBodySchema, description="no snapshot of that name")
     @blp.alt_response(422, schema=ErrorBodySchema, description="the snapshot failed its checks; nothing changed")
+    @require_writable
     @require_admin
     @_guarded
     def post(self, name: str) -> Response:

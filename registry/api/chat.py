@@ -13,13 +13,13 @@ from flask.views import MethodView
 from marshmallow import Schema, fields
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from registry.api.common import Blueprint, service
+from registry.api.common import Blueprint, key_policy, service
 from registry.chat.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT
 from registry.chat.engines.mock_parity import RUNTIME_KEY as MOCK_RUNTIME_KEY
 from registry.chat.engines.mock_parity import MockParityEngine
 from registry.chat.engines.openai_compat import EngineConfigError
 from registry.chat.engines.select import build_engine
-from registry.chat.sessions import RunPlan, SessionStore
+from registry.chat.sessions import ChatLimits, ChatRefused, RunPlan, SessionStore
 from registry.domain import gojson
 from registry.domain.documents import MOCK_PARITY_SLUG
 from registry.domain.errors import RegistryError, SlugError
@@ -108,12 +108,30 @@ def sessions() -> SessionStore:
 @blp.record_once
 def _install(state: Any) -> None:
     app: Flask = state.app
-    app.extensions[SESSIONS_KEY] = SessionStore(int(app.config.get("CHAT_MAX_SESSIONS", 1000)))
+    config = app.config
+    limits = ChatLimits(
+        max_prompt_bytes=int(config["CHAT_MAX_PROMPT_BYTES"]),
+        max_messages_per_session=int(config["CHAT_MAX_MESSAGES_PER_SESSION"]),
+        max_sessions=int(config["CHAT_MAX_SESSIONS"]),
+        session_idle_seconds=float(config["CHAT_SESSION_IDLE_SECONDS"]),
+        max_sessions_bytes=int(config["CHAT_MAX_SESSIONS_BYTES"]),
+        max_concurrent_runs=int(config["CHAT_MAX_CONCURRENT_RUNS"]),
+        max_queued_runs=int(config["CHAT_MAX_QUEUED_RUNS"]),
+    )
+    app.extensions[SESSIONS_KEY] = SessionStore(limits)
 
 
 @blp.errorhandler(ChatError)
 def _chat_error(exc: ChatError) -> Response:
     return chat_json({"error": str(exc)}, exc.status)
+
+
+@blp.errorhandler(ChatRefused)
+def _chat_refused(exc: ChatRefused) -> Response:
+    response = chat_json({"error": str(exc)}, exc.status)
+    if exc.retry_after is not None:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @blp.before_app_request
@@ -192,7 +210,7 @@ def run_plan(raw_profile: str, raw_registry: str) -> RunPlan:
         raise ChatError(400, chat_error_text(exc, profile_slug)) from exc
     try:
         composed = compose_runtime(resolved, service().catalog)
-        engine = build_engine(composed.settings)
+        engine = build_engine(composed.settings, key_policy())
     except CompositionError as exc:
         raise ChatError(400, str(exc)) from exc
     except EngineConfigError as exc:
@@ -230,7 +248,10 @@ class Messages(MethodView):
     @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": SubmitMessageSchema}}})
     @blp.response(200, SubmitMessageResponseSchema)
     @blp.alt_response(400, schema=ChatErrorSchema, description="bad body, or the profile does not resolve")
+    @blp.alt_response(413, schema=ChatErrorSchema, description="prompt larger than CHAT_MAX_PROMPT_BYTES")
+    @blp.alt_response(429, schema=ChatErrorSchema, description="the session has CHAT_MAX_MESSAGES_PER_SESSION messages")
     @blp.alt_response(500, schema=ChatErrorSchema, description="the run could not be started")
+    @blp.alt_response(503, schema=ChatErrorSchema, description="run queue or session memory full; see Retry-After")
     def post(self, session_id: str) -> Response:
         """Resolve the body's profile (empty registry = the default registry) and start the run."""
         body = json_object()
@@ -249,6 +270,7 @@ class Messages(MethodView):
                 raise ChatError(400, "attachment_id must not be empty")
         if not prompt.strip() and not attachments:
             raise ChatError(400, "missing prompt or attachments")
+        sessions().check_prompt(prompt)  # before the profile is resolved: an oversized prompt costs nothing more
         plan = run_plan(profile, registry)
         try:
             sessions().submit(session_id, prompt, plan)

@@ -9,6 +9,7 @@ from flask import Request, current_app, request
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
+from registry.domain.api_key_env import ApiKeyEnvPolicy
 from registry.domain.errors import SlugError
 from registry.domain.model import parse_registry_slug
 from registry.service.chain import ChainView
@@ -25,6 +26,11 @@ class BadArgument(Exception):
 def service() -> RegistryService:
     """The RegistryService created by the app factory."""
     return current_app.extensions[EXTENSION_KEY]
+
+
+def key_policy() -> ApiKeyEnvPolicy:
+    """Which variables a profile may name as its API key (API_KEY_ENV_ALLOWED)."""
+    return ApiKeyEnvPolicy(tuple(current_app.config["API_KEY_ENV_ALLOWED"]))
 
 
 def current_view() -> ChainView:

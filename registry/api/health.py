@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, current_app
 from flask.views import MethodView
 
 from registry.api.common import Blueprint, service
@@ -21,4 +21,12 @@ class Health(MethodView):
     def get(self) -> Response:
         """200 while anything can be served (status ok or degraded), 503 when no registry can be read."""
         status, body = service().health()
-        return json_body(body, status)
+        return json_body(body | {"actions": allowed_actions()}, status)
+
+
+def allowed_actions() -> dict[str, bool]:
+    """Which actions the running instance allows (README, "Editing registries"): writes and restore rewrite the
+    database, so they need `serve --writable` and a token; taking a snapshot changes no data and needs a token."""
+    writable = bool(current_app.config.get("WRITABLE"))
+    tokens = bool(current_app.config.get("ADMIN_TOKENS"))
+    return {"writes": writable and tokens, "restore": writable and tokens, "backup": tokens}

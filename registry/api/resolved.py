@@ -14,12 +14,13 @@ from flask.views import MethodView
 from marshmallow import Schema, fields
 from werkzeug.exceptions import MethodNotAllowed
 
-from registry.api.common import Blueprint, service
+from registry.api.common import Blueprint, key_policy, service
 from registry.api.errors import json_body, json_error
 from registry.api.schemas import ErrorBodySchema
 from registry.chat.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT
 from registry.chat.engines.mock_parity import RUNTIME_KEY as MOCK_RUNTIME_KEY
 from registry.chat.engines.openai_compat import EngineConfigError, config_from_settings
+from registry.domain.api_key_env import ApiKeyEnvPolicy
 from registry.domain.documents import MOCK_PARITY_SLUG
 from registry.domain.errors import RegistryError, SlugError
 from registry.domain.model import parse_profile_slug, parse_registry_slug
@@ -49,7 +50,8 @@ class EngineSchema(Schema):
     url = fields.String()
     model = fields.String()
     api_key_env = fields.String()
-    api_key_set = fields.Boolean()
+    api_key_set = fields.Boolean(metadata={"description": "shown only when API_KEY_ENV_ALLOWED allows the name"})
+    api_key_env_refused = fields.String(metadata={"description": "why the name may not be read"})
     timeout_seconds = fields.Float()
     problem = fields.String()
 
@@ -79,7 +81,7 @@ def _method_errors() -> Response | None:
     return None
 
 
-def engine_summary(settings: dict[str, Any]) -> dict[str, Any]:
+def engine_summary(settings: dict[str, Any], policy: ApiKeyEnvPolicy) -> dict[str, Any]:
     """Which engine a chat would use, with its endpoint and model; the key's variable name only, never its value."""
     try:
         config = config_from_settings(settings)
@@ -88,7 +90,12 @@ def engine_summary(settings: dict[str, Any]) -> dict[str, Any]:
     summary: dict[str, Any] = {"kind": "openai-compatible", "url": config.url, "model": config.model}
     if config.api_key_env:
         summary["api_key_env"] = config.api_key_env
-        summary["api_key_set"] = bool(os.environ.get(config.api_key_env))
+        refusal = policy.refusal(config.api_key_env)
+        if refusal:
+            # Whether a forbidden variable is set is itself something the profile's author must not learn.
+            summary["api_key_env_refused"] = refusal
+        else:
+            summary["api_key_set"] = bool(os.environ.get(config.api_key_env))
     summary["timeout_seconds"] = config.timeout
     return summary
 
@@ -111,7 +118,7 @@ def resolved_document(resolved: ResolvedProfile) -> dict[str, Any]:
         },
         "runtime_key": composed.runtime_key,
         "fingerprint": composed.fingerprint,
-        "engine": engine_summary(resolved.settings),
+        "engine": engine_summary(resolved.settings, key_policy()),
     }
 
 

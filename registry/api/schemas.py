@@ -84,7 +84,6 @@ class ProfileDocumentSchema(Schema):
     is_default = fields.Boolean(required=True)
 
 
-
 class CurrentProfileSchema(Schema):
     """Body of GET/POST /api/chat/profile."""
 
@@ -139,3 +138,10 @@ class HealthSchema(Schema):
     catalogs = fields.Dict(keys=fields.String(), values=fields.Integer())
     problems = fields.List(fields.String(), metadata={"description": "what makes the status degraded"})
     warnings = fields.List(fields.String(), metadata={"description": "worth knowing, status stays ok"})
+    actions = fields.Dict(
+        keys=fields.String(),
+        values=fields.Boolean(),
+        metadata={
+            "description": "what this instance allows: writes and restore need `serve --writable`, backup a token"
+        },
+    )

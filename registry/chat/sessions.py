@@ -1,8 +1,13 @@
-"""In-memory chat sessions: timeline entities in the reference's snapshot shape (contract §4.7), runs in threads.
+"""In-memory chat sessions: timeline entities in the reference's snapshot shape (contract §4.7), runs on a pool.
 
 A session exists as soon as a message is posted to its id (the reference creates session streams lazily).
-Each message starts a background thread that runs the engine; runs of one session take turns on the session's
-run lock, so history stays ordered. Every read or write of session state happens under one store lock.
+Nothing here needs a login, so every resource a client can make the store hold is bounded (ChatLimits, the
+CHAT_* settings): the prompt's size, the messages of one session, the sessions kept (idle ones are dropped after
+CHAT_SESSION_IDLE_SECONDS, the least recently used beyond CHAT_MAX_SESSIONS or CHAT_MAX_SESSIONS_BYTES), and
+the runs: a fixed pool of CHAT_MAX_CONCURRENT_RUNS threads with at most CHAT_MAX_QUEUED_RUNS waiting, beyond
+which a message is refused (503 with Retry-After) instead of starting yet another thread. A session's messages
+run one after the other, in order, so its history stays ordered. Every read or write of session state happens
+under one store lock.
 """
 
 from __future__ import annotations
@@ -10,8 +15,9 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,16 +66,46 @@ class RunPlan:
     profile: str = ""
 
 
+@dataclass(frozen=True)
+class ChatLimits:
+    """What chat clients may make the process hold (settings CHAT_*; README, "Security and limits")."""
+
+    max_prompt_bytes: int = 64 * 1024
+    max_messages_per_session: int = 100
+    max_sessions: int = 1000
+    session_idle_seconds: float = 3600.0
+    max_sessions_bytes: int = 64 * 1024 * 1024
+    max_concurrent_runs: int = 4
+    max_queued_runs: int = 64
+
+
+# Seconds a refused client is told to wait: about how long a queued run takes to start on a busy pool.
+RETRY_AFTER_SECONDS = 2
+
+
+class ChatRefused(Exception):
+    """A message the limits refuse: HTTP status, the reason, and Retry-After seconds when waiting helps."""
+
+    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
 @dataclass
 class ChatSession:
-    """A session's entities and completed history."""
+    """A session's entities, completed history, and what it costs (messages, bytes of text held)."""
 
     id: str
     entities: dict[str, Entity] = field(default_factory=dict)
     ordinal: int = 0
     history: list[dict[str, str]] = field(default_factory=list)
-    active_runs: int = 0
-    run_lock: threading.Lock = field(default_factory=threading.Lock)
+    active_runs: int = 0  # queued or running
+    messages: int = 0
+    text_bytes: int = 0
+    last_used: float = field(default_factory=time.monotonic)
+    queue: deque[tuple[str, str, RunPlan]] = field(default_factory=deque)
+    draining: bool = False  # a pool thread is running this session's queue
 
 
 def snapshot_status(entities: list[Entity]) -> str:
@@ -152,6 +188,7 @@ class SessionSink:
     def close(self, final_text: str | None, error: str | None = None) -> None:
         """End the turn: the assistant message finished (or in error) and the thinking closed."""
         with self.store.lock:
+            self.store.account(self.session, len(self.reasoning_text.encode()) + len((final_text or "").encode()))
             if self.reasoning_text:
                 self.store.record(self.session, CHAT_MESSAGE, f"{self.message_id}-thinking", self._thinking("finished"))
             if error is None:
@@ -162,14 +199,20 @@ class SessionSink:
 
 
 class SessionStore:
-    """Every session of this process, least recently used first; idle ones beyond `max_sessions` are dropped."""
+    """Every session of this process, least recently used first, within ChatLimits; runs on a bounded pool."""
 
-    def __init__(self, max_sessions: int = 1000) -> None:
+    def __init__(self, limits: ChatLimits | None = None) -> None:
+        self.limits = limits or ChatLimits()
         self.lock = threading.Lock()
-        self.max_sessions = max_sessions
         self._sessions: OrderedDict[str, ChatSession] = OrderedDict()
         self._message_ids = itertools.count(1)
-        self._threads: set[threading.Thread] = set()
+        self._bytes = 0  # text held by every kept session
+        self._pending = 0  # runs queued or running
+        self._idle = threading.Condition(self.lock)
+        # Sessions with queued messages, waiting for a worker; at most max_concurrent_runs workers exist, each
+        # started on demand and ended when nothing is left to run (an idle store holds no thread).
+        self._ready: deque[ChatSession] = deque()
+        self._workers = 0
 
     @staticmethod
     def new_id() -> str:
@@ -186,21 +229,40 @@ class SessionStore:
             entity.payload = payload
             entity.last_event_ordinal = session.ordinal
 
-    def _session(self, session_id: str) -> ChatSession:
-        session = self._sessions.get(session_id)
-        if session is None:
-            session = ChatSession(session_id)
-            self._sessions[session_id] = session
-            self._evict()
-        self._sessions.move_to_end(session_id)
-        return session
+    def account(self, session: ChatSession, size: int) -> None:
+        """Count `size` more bytes of text held by `session` (if it is still kept); caller holds `lock`."""
+        session.text_bytes += size
+        if self._sessions.get(session.id) is session:
+            self._bytes += size
 
-    def _evict(self) -> None:
-        for old_id in list(self._sessions):
-            if len(self._sessions) <= self.max_sessions:
+    def _drop(self, session_id: str) -> None:
+        session = self._sessions.pop(session_id)
+        self._bytes -= session.text_bytes
+
+    def _make_room(self, keep: str, new_bytes: int) -> None:
+        """Drop sessions idle too long, then the least recently used idle ones while over a limit; caller holds lock."""
+        limits = self.limits
+        deadline = time.monotonic() - limits.session_idle_seconds
+        for session_id, session in list(self._sessions.items()):
+            if session.last_used > deadline:
+                break  # least recently used first: the rest were used later
+            if session.active_runs == 0 and session_id != keep:
+                self._drop(session_id)
+        new_session = 0 if keep in self._sessions else 1
+        for session_id, session in list(self._sessions.items()):
+            over_count = len(self._sessions) + new_session > limits.max_sessions
+            over_bytes = self._bytes + new_bytes > limits.max_sessions_bytes
+            if not (over_count or over_bytes):
                 return
-            if self._sessions[old_id].active_runs == 0:
-                del self._sessions[old_id]
+            if session.active_runs == 0 and session_id != keep:
+                self._drop(session_id)
+        if self._bytes + new_bytes > limits.max_sessions_bytes:
+            raise ChatRefused(
+                503,
+                f"chat sessions hold their memory limit ({limits.max_sessions_bytes} bytes, CHAT_MAX_SESSIONS_BYTES) "
+                "in runs that are not finished; retry later",
+                RETRY_AFTER_SECONDS,
+            )
 
     def snapshot(self, session_id: str) -> dict[str, Any]:
         """The reference's snapshot body; an unknown id is an empty, idle session (the reference's answer)."""
@@ -214,10 +276,42 @@ class SessionStore:
                 "entities": [entity.document() for entity in entities],
             }
 
+    def check_prompt(self, prompt: str) -> int:
+        """The prompt's size in bytes; ChatRefused (413) past CHAT_MAX_PROMPT_BYTES."""
+        size = len(prompt.encode())
+        if size > self.limits.max_prompt_bytes:
+            raise ChatRefused(
+                413,
+                f"prompt is {size} bytes, more than the {self.limits.max_prompt_bytes} allowed (CHAT_MAX_PROMPT_BYTES)",
+            )
+        return size
+
     def submit(self, session_id: str, prompt: str, plan: RunPlan) -> None:
-        """Record the user's message and start the run in a background thread."""
+        """Record the user's message and queue its run; ChatRefused when a limit says no (nothing is recorded)."""
+        size = self.check_prompt(prompt)
+        limits = self.limits
         with self.lock:
-            session = self._session(session_id)
+            if self._pending >= limits.max_concurrent_runs + limits.max_queued_runs:
+                raise ChatRefused(
+                    503,
+                    f"{self._pending} chat runs are running or queued, the most allowed "
+                    "(CHAT_MAX_CONCURRENT_RUNS + CHAT_MAX_QUEUED_RUNS); retry later",
+                    RETRY_AFTER_SECONDS,
+                )
+            session = self._sessions.get(session_id)
+            if session is not None and session.messages >= limits.max_messages_per_session:
+                raise ChatRefused(
+                    429,
+                    f"session has {session.messages} messages, the most allowed (CHAT_MAX_MESSAGES_PER_SESSION); "
+                    "start a new session",
+                )
+            self._make_room(session_id, size)
+            if session is None:
+                session = self._sessions[session_id] = ChatSession(session_id)
+            self._sessions.move_to_end(session_id)
+            session.last_used = time.monotonic()
+            session.messages += 1
+            self.account(session, size)
             message_id = f"msg-{next(self._message_ids)}"
             self.record(
                 session,
@@ -225,55 +319,74 @@ class SessionStore:
                 f"{message_id}-user",
                 {"messageId": f"{message_id}-user", "role": "user", "content": prompt},
             )
+            session.queue.append((message_id, prompt, plan))
             session.active_runs += 1
-        thread = threading.Thread(
-            target=self._run, args=(session, message_id, prompt, plan), name=f"chat-{session_id[:8]}", daemon=True
-        )
-        with self.lock:
-            self._threads.add(thread)
-        thread.start()
+            self._pending += 1
+            if not session.draining:
+                session.draining = True
+                self._ready.append(session)
+            spawn = self._workers < limits.max_concurrent_runs and bool(self._ready)
+            if spawn:
+                self._workers += 1
+        if spawn:
+            try:
+                threading.Thread(target=self._work, name="chat-run", daemon=True).start()
+            except RuntimeError:  # no thread could be started: the message stays queued for a running worker
+                with self.lock:
+                    self._workers -= 1
+                raise
+
+    def _work(self) -> None:
+        """One worker: drain ready sessions until none is left, then end."""
+        while True:
+            with self.lock:
+                if not self._ready:
+                    self._workers -= 1
+                    return
+                session = self._ready.popleft()
+            self._drain(session)
+
+    def _drain(self, session: ChatSession) -> None:
+        """Run a session's queued messages in order; a later submit makes the session ready again once it is empty."""
+        while True:
+            with self.lock:
+                if not session.queue:
+                    session.draining = False
+                    return
+                message_id, prompt, plan = session.queue.popleft()
+            try:
+                self._run(session, message_id, prompt, plan)
+            finally:
+                with self.lock:
+                    session.active_runs -= 1
+                    session.last_used = time.monotonic()
+                    self._pending -= 1
+                    self._idle.notify_all()
 
     def _run(self, session: ChatSession, message_id: str, prompt: str, plan: RunPlan) -> None:
         sink = SessionSink(self, session, message_id)
+        with self.lock:
+            history = list(session.history)
+        messages = [
+            {"role": "system", "content": plan.system_prompt},
+            *history,
+            {"role": "user", "content": prompt},
+        ]
+        log.info("chat run %s session=%s profile=%s runtime=%s", message_id, session.id, plan.profile, plan.runtime_key)
         try:
-            with session.run_lock:
-                with self.lock:
-                    history = list(session.history)
-                messages = [
-                    {"role": "system", "content": plan.system_prompt},
-                    *history,
-                    {"role": "user", "content": prompt},
-                ]
-                log.info(
-                    "chat run %s session=%s profile=%s runtime=%s",
-                    message_id,
-                    session.id,
-                    plan.profile,
-                    plan.runtime_key,
-                )
-                try:
-                    final = plan.engine.run(messages, sink)
-                except EngineError as exc:
-                    log.warning("chat run %s session=%s failed: %s", message_id, session.id, exc)
-                    sink.close(None, str(exc))
-                except Exception:  # an engine bug must end the turn, not leave it streaming for ever
-                    log.exception("chat run %s session=%s crashed", message_id, session.id)
-                    sink.close(None, "chat run failed: internal error")
-                else:
-                    sink.close(final)
-                    with self.lock:
-                        session.history += [
-                            {"role": "user", "content": prompt},
-                            {"role": "assistant", "content": final},
-                        ]
-        finally:
+            final = plan.engine.run(messages, sink)
+        except EngineError as exc:
+            log.warning("chat run %s session=%s failed: %s", message_id, session.id, exc)
+            sink.close(None, str(exc))
+        except Exception:  # an engine bug must end the turn, not leave it streaming for ever
+            log.exception("chat run %s session=%s crashed", message_id, session.id)
+            sink.close(None, "chat run failed: internal error")
+        else:
+            sink.close(final)
             with self.lock:
-                session.active_runs -= 1
-                self._threads.discard(threading.current_thread())
+                session.history += [{"role": "user", "content": prompt}, {"role": "assistant", "content": final}]
 
     def join(self, timeout: float = 5.0) -> None:
-        """Wait for the running threads (tests and shutdown)."""
-        with self.lock:
-            threads = list(self._threads)
-        for thread in threads:
-            thread.join(timeout)
+        """Wait until no run is queued or running (tests and shutdown)."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._pending == 0, timeout)

@@ -7,13 +7,16 @@ So both are cached and rebuilt only when what they show changed:
   adds, renames or removes a file), and at least every REVALIDATE_SECONDS by comparing every file's size and
   mtime, which catches a snapshot damaged in place;
 - a rendered page, when the registry data (the chain view's generation), the listing, the health report or the
-  viewer's login changes. Relative ages ("3 min ago") are left as markers in the cached HTML and filled in on
-  every request, so a cached page never shows a stale age.
+  viewer's login changes. Relative ages ("3 min ago") are filled in on every request, so a cached page never
+  shows a stale age: the page is kept as a tuple of text pieces and timestamps, cut at placeholders that carry
+  a random token made for that one render. Registry data cannot forge or break one (it cannot know the token,
+  and autoescaping turns its `<` into `&lt;`), so no user text is ever read as a marker.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -29,24 +32,26 @@ from registry.domain.errors import RegistryError
 REVALIDATE_SECONDS = 10.0
 RECENT_SECONDS = 3  # longer than the coarsest mtime tick in use (FAT: 2 s)
 PAGE_CACHE_SIZE = 8
-# A marker that autoescaping leaves alone and no registry text can contain (control characters are not valid
-# in the JSON strings a name would come from without an escape the template would not reproduce).
-_AGE_MARK = "\x1a"
+def new_render_token() -> str:
+    """The token of one render's age placeholders (128 random bits)."""
+    return secrets.token_hex(16)
 
 
-def age_marker(value: float | datetime | None) -> str:
-    """A placeholder for the age of `value`, filled in by `fill_ages` at response time."""
+def age_marker(value: float | datetime | None, token: str) -> str:
+    """A placeholder for the age of `value` in the render identified by `token`, cut out by `split_ages`."""
     if value is None or (not isinstance(value, datetime) and value <= 0):
         return ""
     ms = int(to_datetime(value).timestamp() * 1000) if isinstance(value, datetime) else int(value)
-    return f"{_AGE_MARK}{ms}{_AGE_MARK}"
+    return f"<!--age:{token}:{ms}-->"
 
 
-def split_ages(html: str) -> tuple[str | int, ...]:
-    """The page cut at its age markers: text at even positions, the marked milliseconds (int) at odd ones."""
-    parts: list[str | int] = []
-    for i, part in enumerate(html.split(_AGE_MARK)):
-        parts.append(int(part) if i % 2 else part)
+def split_ages(html: str, token: str) -> tuple[str | int, ...]:
+    """The page cut at its age placeholders: text at even positions, the milliseconds (int) at odd ones."""
+    pieces = html.split(f"<!--age:{token}:")
+    parts: list[str | int] = [pieces[0]]
+    for piece in pieces[1:]:
+        ms, _, rest = piece.partition("-->")
+        parts += [int(ms), rest]
     return tuple(parts)
 
 

@@ -1,8 +1,10 @@
 """The dashboard's admin login and CSRF tokens, kept in Flask's signed session cookie.
 
-The session holds only the actor's name, a login flag and the CSRF token, never the admin token itself. A login
-ends when the actor no longer has a configured token (token file changed and the service restarted with the same
-SECRET_KEY) or when the browser session ends.
+The session holds only the actor's name, the login's nonce and the CSRF token, never the admin token itself. A
+signed cookie alone cannot be revoked, so each login also gets a random nonce that the server keeps in memory
+(LiveLogins) and checks on every request: logging out forgets it, so a copy of the cookie taken before is worthless,
+and a restart forgets all of them, so logins end at restart even with a configured SECRET_KEY. A login also ends
+when the actor no longer has a configured token or when the browser session ends.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+import threading
+from collections import OrderedDict
 
 from flask import current_app, request, session
 
@@ -21,6 +25,40 @@ CSRF_FIELD = "csrf_token"
 _ACTOR = "actor"
 _LOGGED_IN = "logged_in"
 _CSRF = "csrf"
+_NONCE = "login"
+LOGINS_KEY = "dashboard_logins"
+# Logins kept at once; beyond, the oldest ends (its browser is asked to log in again).
+MAX_LIVE_LOGINS = 1000
+
+
+class LiveLogins:
+    """The nonces of the logins this process accepted and that have not logged out, oldest first."""
+
+    def __init__(self, limit: int = MAX_LIVE_LOGINS) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._nonces: OrderedDict[str, None] = OrderedDict()
+
+    def start(self) -> str:
+        nonce = secrets.token_urlsafe(24)
+        with self._lock:
+            self._nonces[nonce] = None
+            while len(self._nonces) > self.limit:
+                self._nonces.popitem(last=False)
+        return nonce
+
+    def is_live(self, nonce: object) -> bool:
+        with self._lock:
+            return isinstance(nonce, str) and nonce in self._nonces
+
+    def end(self, nonce: object) -> None:
+        with self._lock:
+            if isinstance(nonce, str):
+                self._nonces.pop(nonce, None)
+
+
+def _logins() -> LiveLogins:
+    return current_app.extensions[LOGINS_KEY]
 
 
 class CsrfRefused(Exception):
@@ -42,7 +80,7 @@ def tokens_configured() -> bool:
 
 def current_actor() -> str | None:
     """The logged-in actor, or None; a login whose actor has no token any more counts as logged out."""
-    if not session.get(_LOGGED_IN):
+    if not session.get(_LOGGED_IN) or not _logins().is_live(session.get(_NONCE)):
         return None
     actor = session.get(_ACTOR)
     if not isinstance(actor, str) or actor not in {t.actor for t in _tokens()}:
@@ -90,11 +128,13 @@ def log_in(candidate: str) -> str | None:
     session.clear()
     session[_LOGGED_IN] = True
     session[_ACTOR] = actor
+    session[_NONCE] = _logins().start()
     session[_CSRF] = secrets.token_urlsafe(32)
     log.info("dashboard login by %s from %s", actor, request.remote_addr)
     return actor
 
 
 def log_out() -> None:
-    """Forget the login and the CSRF token."""
+    """End the login on the server (its nonce) and forget it and the CSRF token in the cookie."""
+    _logins().end(session.get(_NONCE))
     session.clear()

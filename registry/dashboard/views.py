@@ -21,9 +21,10 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup
 
 from registry.dashboard import session as admin
-from registry.dashboard.cache import DashboardCaches, Listing, age_marker, fill_ages, split_ages
+from registry.dashboard.cache import DashboardCaches, Listing, age_marker, fill_ages, new_render_token, split_ages
 from registry.dashboard.chart import ChartPoint, render_charts
 from registry.dashboard.formatting import age, file_size, iso_time, pretty_json, utc_time
 from registry.dashboard.pages import (
@@ -37,7 +38,7 @@ from registry.dashboard.pages import (
     snapshot_rows,
 )
 from registry.domain.documents import redacted_profile
-from registry.domain.errors import ProfileNotFound, RegistryError, RegistryNotFound, SlugError
+from registry.domain.errors import ProfileNotFound, ReadOnlyStore, RegistryError, RegistryNotFound, SlugError
 from registry.domain.model import parse_profile_slug, parse_registry_slug
 from registry.domain.resolve import resolve_profile
 from registry.service.chain import ChainView
@@ -114,7 +115,9 @@ def iso_filter(value: Any) -> str:
 def age_filter(value: Any) -> str:
     """`{{ ms | age }}`: 3 min ago."""
     # A page that is cached gets markers, filled in per request (cache.fill_ages).
-    return age_marker(value) if g.get("defer_ages") else age(value)
+    token = g.get("age_token")
+    # Markup: the placeholder is hex and digits only, and must reach split_ages unescaped.
+    return Markup(age_marker(value, token)) if token else age(value)
 
 
 @bp.app_template_filter("filesize")
@@ -194,11 +197,11 @@ def overview() -> Response:
     flashed = bool(session.get("_flashes"))
     page = None if flashed else caches.pages.get(key)
     if page is None:
-        g.defer_ages = True
+        g.age_token = token = new_render_token()
         try:
-            page = split_ages(_render_overview(service, view, target, listing, health))
+            page = split_ages(_render_overview(service, view, target, listing, health), token)
         finally:
-            g.defer_ages = False
+            g.age_token = None
         if flashed:
             return Response(fill_ages(page), mimetype="text/html")
         caches.pages.put(key, page)
@@ -353,6 +356,12 @@ def _require_target() -> BackupTarget:
     return target
 
 
+def _require_writable() -> None:
+    """Restore rewrites the live database: like every other write it needs `serve --writable` (403 otherwise)."""
+    if not current_app.config.get("WRITABLE"):
+        raise ReadOnlyStore()
+
+
 @bp.post("/backups")
 def backup_now() -> ResponseReturnValue:
     """Take a snapshot of the live database now."""
@@ -379,6 +388,7 @@ def restore_confirm(name: str) -> ResponseReturnValue:
     """What a restore would change: every registry's updated_at_ms, live against the snapshot."""
     if admin.current_actor() is None:
         return redirect(url_for("dashboard.login_form", next=request.path), 303)
+    _require_writable()
     target = _require_target()
     snapshot = backups.find_snapshot(target.database, name, target.backup_dir)
     if snapshot.problem == backups.NO_MANIFEST:
@@ -400,6 +410,7 @@ def restore_confirm(name: str) -> ResponseReturnValue:
 def restore(name: str) -> ResponseReturnValue:
     """Copy the snapshot into the live database; the data it replaces is kept as a safety snapshot."""
     actor = admin.require_login()
+    _require_writable()
     target = _require_target()
     snapshot = backups.find_snapshot(target.database, name, target.backup_dir)
     try:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from registry.domain import edits
+from registry.domain.api_key_env import DEFAULT_POLICY, ApiKeyEnvPolicy
 from registry.domain.errors import (
     ReadOnlyStore,
     RegistryNotFound,
@@ -20,6 +21,7 @@ from registry.domain.errors import (
 )
 from registry.domain.model import DecodeError, Registry, decode_registry
 from registry.domain.payload_validation import PayloadValidator
+from registry.domain.resolve import settings_view
 from registry.service.chain import ChainView
 from registry.service.registry_service import RegistryService
 from registry.storage.interface import RowWrite
@@ -63,9 +65,10 @@ def registry_from_body(slug: str, body: dict[str, Any]) -> Registry:
 class RegistryWriter:
     """Create, update and delete profiles and registries in the SQLite sources of one running service."""
 
-    def __init__(self, service: RegistryService) -> None:
+    def __init__(self, service: RegistryService, key_policy: ApiKeyEnvPolicy = DEFAULT_POLICY) -> None:
         self.service = service
         self.validator = PayloadValidator(service.catalog)
+        self.key_policy = key_policy
 
     # --- where a registry lives ------------------------------------------------------------------------------
 
@@ -112,6 +115,7 @@ class RegistryWriter:
             if tx.current is None and tx.quarantine_reason is None and not create:
                 raise RegistryNotFound()
             after = edit(tx.current, tx.now_ms)
+            self._check_key_envs(tx.current, after)
             # While we hold the write transaction nobody else can commit to this database, so `view` is current
             # for it unless another writer committed between taking it and our lock: only then is a fresh one built.
             if store.changed_since(view.key[index]):
@@ -130,6 +134,23 @@ class RegistryWriter:
             else:
                 tx.put(after)
         return tx.result()
+
+    def _check_key_envs(self, before: Registry | None, after: Registry | None) -> None:
+        """Refuse (400, naming the rule) a profile whose changed settings name a variable the key policy forbids.
+
+        Only changed profiles are checked, so a row written before the policy existed can still be edited.
+        """
+        if after is None:
+            return
+        old = (before or {}).get("profiles") or {}
+        for slug, profile in after["profiles"].items():
+            settings = profile.get("inference_settings")
+            if slug in old and settings == old[slug].get("inference_settings"):
+                continue
+            name = (settings_view(settings).get("api") or {}).get("api_key_env")
+            reason = self.key_policy.refusal(name.strip()) if isinstance(name, str) and name.strip() else None
+            if reason:
+                raise ValidationError(f"profiles.{slug}.inference_settings", reason)
 
     def _precheck(self, view: ChainView, registry_slug: str, profile_slug: str | None, expected: int | None) -> None:
         """Answer a stale `expected_version` from the view, without queueing for the write lock.

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from flask import current_app, g, request
 
-from registry.domain.errors import RegistryError, StartupError
+from registry.domain.errors import ReadOnlyStore, RegistryError, StartupError
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,21 @@ def bearer_actor() -> str:
         log.warning("rejected %s %s from %s: wrong bearer token", request.method, request.path, request.remote_addr)
         raise Unauthorized("invalid bearer token")
     return actor
+
+
+def require_writable(view: F) -> F:
+    """Decorator for routes that rewrite the database (restore): 403 `store is read-only` unless `serve --writable`.
+
+    Applied outside `require_admin`, so a read-only instance answers 403 before it looks at the token.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_app.config.get("WRITABLE"):
+            raise ReadOnlyStore()
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def require_admin(view: F) -> F:

@@ -6,12 +6,20 @@ interface still builds an itsdangerous serializer (a key derivation) on every re
 
 from __future__ import annotations
 
-from flask import Flask, Request
+from flask import Flask, Request, has_request_context, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 
 class LazySecureCookieSessionInterface(SecureCookieSessionInterface):
     """The default session interface; a request without the cookie gets an empty session straight away."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """`Secure` when configured (SESSION_COOKIE_SECURE) or when this request came over HTTPS.
+
+        Behind a proxy that terminates TLS the request reaches waitress as plain HTTP, so either set
+        SESSION_COOKIE_SECURE or let the proxy's X-Forwarded-Proto through (waitress's trusted_proxy settings).
+        """
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         """An empty session when there is no cookie (as Flask would give), else Flask's own verification."""

@@ -19,7 +19,9 @@ LONG_PROMPT = "You are a careful financial analyst who writes " + "very " * 60 +
 
 @pytest.fixture
 def server(seeded_db, make_app, live_server, tmp_path):
-    app = make_app(seeded_db, ADMIN_TOKENS=[AdminToken("alice", TOKEN)], BACKUP_DIR=str(tmp_path / "backups"))
+    app = make_app(
+        seeded_db, WRITABLE=True, ADMIN_TOKENS=[AdminToken("alice", TOKEN)], BACKUP_DIR=str(tmp_path / "backups")
+    )
     return live_server(app)
 
 

@@ -64,7 +64,9 @@ def snaps(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server(seeded_db, make_app, live_server, snaps):  # type: ignore[no-untyped-def]
-    app = make_app(seeded_db, ADMIN_TOKENS=[AdminToken("ops", TOKEN)], BACKUP_DIR=str(snaps), BACKUP_KEEP=3)
+    app = make_app(
+        seeded_db, WRITABLE=True, ADMIN_TOKENS=[AdminToken("ops", TOKEN)], BACKUP_DIR=str(snaps), BACKUP_KEEP=3
+    )
     return live_server(app)
 
 
@@ -112,9 +114,14 @@ def test_api_and_dashboard_restore_over_a_bad_live_row(server, seeded_db, snaps)
     csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
     confirm = opener.open(server.url + f"/backups/{created['name']}/restore").read().decode()  # type: ignore[index]
     assert "Restore this snapshot" in confirm
-    result = opener.open(
-        server.url + f"/backups/{created['name']}/restore", data=f"csrf_token={csrf}".encode()  # type: ignore[index]
-    ).read().decode()
+    result = (
+        opener.open(
+            server.url + f"/backups/{created['name']}/restore",
+            data=f"csrf_token={csrf}".encode(),  # type: ignore[index]
+        )
+        .read()
+        .decode()
+    )
     assert "Restored from" in result, result
     assert "broken" not in live_rows(seeded_db)
 
