@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from registry.domain import gojson
+from registry.domain import gojson, gotypes
 from registry.domain.errors import ReadOnlyStore, RegistryError, SlugError, StartupError, ValidationError
 from registry.domain.model import (
     DecodeError,
@@ -114,6 +114,11 @@ def parse_row(row_slug: str, payload_json: str) -> Registry:
         payload = json.loads(payload_json)
     except json.JSONDecodeError as exc:
         raise DecodeError(f"payload_json is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    try:
+        # Go's typed decode comes first there: a value its structs cannot hold fails the whole row.
+        gotypes.check_registry(payload)
+    except gotypes.GoDecodeError as exc:
+        raise DecodeError(str(exc)) from exc
     registry = decode_registry(payload)
     row = parse_registry_slug(row_slug)
     if not registry["slug"]:
