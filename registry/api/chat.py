@@ -11,7 +11,6 @@ from typing import Any
 from flask import Flask, Response, current_app, request
 from flask.views import MethodView
 from marshmallow import Schema, fields
-from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from registry.api.common import Blueprint, service
 from registry.chat.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT
@@ -32,7 +31,6 @@ from registry.web.request_json import BadJSON, parse_body
 blp = Blueprint("chat", __name__, url_prefix="/api/chat/sessions", description="Chat sessions (profile-selected runs)")
 
 SESSIONS_KEY = "chat_sessions"
-PREFIX = "/api/chat/sessions"
 
 
 class ChatError(Exception):
@@ -114,20 +112,6 @@ def _install(state: Any) -> None:
 @blp.errorhandler(ChatError)
 def _chat_error(exc: ChatError) -> Response:
     return chat_json({"error": str(exc)}, exc.status)
-
-
-@blp.before_app_request
-def _route_errors() -> Response | None:
-    """Routing failures under the session prefix answer in the session routes' JSON shape, not the app's."""
-    if request.path != PREFIX and not request.path.startswith(PREFIX + "/"):
-        return None
-    failure = request.routing_exception
-    # Go's handlers check the method themselves: HEAD and OPTIONS are 405 there, not answered by the framework.
-    if isinstance(failure, MethodNotAllowed) or (failure is None and request.method in ("HEAD", "OPTIONS")):
-        return chat_json({"error": "method not allowed"}, 405)
-    if isinstance(failure, NotFound):
-        return chat_json({"error": "not found"}, 404)
-    return None
 
 
 def json_object() -> dict[str, Any]:
