@@ -12,7 +12,6 @@ import flask
 from flask import Flask, Response, current_app, request
 from flask.views import MethodView
 from marshmallow import Schema, fields
-from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from registry.api.common import Blueprint, key_policy, service
 from registry.chat.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT
@@ -33,7 +32,6 @@ from registry.web.request_json import BadJSON, parse_body
 blp = Blueprint("chat", __name__, url_prefix="/api/chat/sessions", description="Chat sessions (profile-selected runs)")
 
 SESSIONS_KEY = "chat_sessions"
-PREFIX = "/api/chat/sessions"
 
 
 class ChatError(Exception):
@@ -133,20 +131,6 @@ def _chat_refused(exc: ChatRefused) -> Response:
     if exc.retry_after is not None:
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
-
-
-@blp.before_app_request
-def _route_errors() -> Response | None:
-    """Routing failures under the session prefix answer in the session routes' JSON shape, not the app's."""
-    if request.path != PREFIX and not request.path.startswith(PREFIX + "/"):
-        return None
-    failure = request.routing_exception
-    # Go's handlers check the method themselves: HEAD and OPTIONS are 405 there, not answered by the framework.
-    if isinstance(failure, MethodNotAllowed) or (failure is None and request.method in ("HEAD", "OPTIONS")):
-        return chat_json({"error": "method not allowed"}, 405)
-    if isinstance(failure, NotFound):
-        return chat_json({"error": "not found"}, 404)
-    return None
 
 
 def json_object() -> dict[str, Any]:

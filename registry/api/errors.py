@@ -15,6 +15,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from registry.api.common import BadArgument
+from registry.api.error_shapes import Family, Shape, family_of, shape_of
 from registry.domain import gojson
 from registry.domain.errors import (
     RegistryError,
@@ -32,22 +33,15 @@ CURRENT_PROFILE_PATH = "/api/chat/profile"
 SCHEMAS_PREFIX = "/api/chat/schemas/"
 
 
-def is_reference_path(path: str) -> bool:
-    """A path the reference's profile/schema handlers own (their 404/405/400 texts apply)."""
-    return (
-        path in (PROFILES_PATH, CURRENT_PROFILE_PATH)
-        or path.startswith((PROFILES_PATH + "/", SCHEMAS_PREFIX))
-    )
+def current_shape() -> Shape | None:
+    """The error shape of the current request's route (registry/api/error_shapes.py); None for an HTML page."""
+    routed = request.blueprint if request.url_rule is not None else None
+    return shape_of(request.method, request.path, routed)
 
 
 def is_reference_request() -> bool:
-    """True for the read routes the reference serves; our own write routes on the same paths answer JSON."""
-    path = request.path
-    if not is_reference_path(path):
-        return False
-    if path == CURRENT_PROFILE_PATH:
-        return True
-    return request.method not in ("POST", "PUT", "PATCH", "DELETE")
+    """True on the reference's read routes, whose error texts are the reference's own."""
+    return current_shape() is Shape.REFERENCE
 
 
 def reference_refusal(path: str) -> tuple[int, str]:
@@ -96,9 +90,28 @@ def text_error(status: int, message: str) -> Response:
     return response
 
 
+def chat_error(status: int, message: str) -> Response:
+    """The chat routes' shape: `{"error": message}` in Go's encoding."""
+    return Response(gojson.body({"error": message}), status=status, mimetype="application/json")
+
+
 def api_error(status: int, message: str, **extra: object) -> Response:
     """An error in the shape the current route uses."""
-    return text_error(status, message) if is_reference_request() else json_error(status, message, **extra)
+    shape = current_shape()
+    if shape is Shape.REFERENCE:
+        return text_error(status, message)
+    if shape is Shape.CHAT:
+        return chat_error(status, message)
+    return json_error(status, message, **extra)
+
+
+def method_refusal(family: Family, path: str) -> Response:
+    """A method the route's Go handler does not serve, in the family's read shape (HEAD and OPTIONS included)."""
+    if family.reads is Shape.REFERENCE:
+        return text_error(*reference_refusal(path))
+    if family.reads is Shape.CHAT:
+        return chat_error(405, "method not allowed")
+    return json_error(405, "method not allowed")
 
 
 def registry_error_response(exc: RegistryError) -> Response:
@@ -125,10 +138,12 @@ def install(app: Flask, api: Api) -> None:
 
     @app.before_request
     def refuse_head_and_options() -> Response | None:
-        # Go's handlers accept GET only: HEAD and OPTIONS are 405 there, while Flask would answer them.
-        if request.method in ("HEAD", "OPTIONS") and is_reference_path(request.path):
-            return text_error(*reference_refusal(request.path))
-        return None
+        # Go's handlers serve only their methods: HEAD and OPTIONS are 405 there, while Flask would answer them.
+        # Every request passes here, so the common case is decided from the environ alone.
+        if request.environ["REQUEST_METHOD"] not in ("HEAD", "OPTIONS"):
+            return None
+        family = family_of(request.path)
+        return method_refusal(family, request.path) if family is not None and family.go_methods else None
 
     @app.errorhandler(BadArgument)
     def handle_bad_argument(exc: BadArgument) -> Response:
@@ -139,9 +154,8 @@ def install(app: Flask, api: Api) -> None:
         # json.loads (ours, webargs', Flask's) raises RecursionError, not ValueError, on a body nested a few
         # thousand levels deep: that is a malformed request, not a server fault (tests/faults/test_hostile_http.py).
         log.warning("refused %s %s: %s", request.method, request.path, exc)
-        if request.path.startswith("/api/chat/sessions"):
-            return Response(gojson.body({"error": "bad request"}), status=400, mimetype="application/json")
-        return api_error(400, "bad request" if is_reference_request() else "request body is nested too deeply")
+        shape = current_shape()
+        return api_error(400, "request body is nested too deeply" if shape is Shape.JSON else "bad request")
 
     @app.errorhandler(StorageError)
     def handle_database_error(exc: StorageError) -> Response:
@@ -162,13 +176,16 @@ def install(app: Flask, api: Api) -> None:
     @app.errorhandler(HTTPException)
     def handle_http_exception(exc: HTTPException) -> Response:
         code = exc.code or 500
-        if request.path.startswith("/api/"):
-            # A wrong method on a reference path is the reference's text whatever the method was.
-            if code == 405 and is_reference_path(request.path):
-                code, text = reference_refusal(request.path)
-                response = text_error(code, text)
-            elif is_reference_request():
+        family = family_of(request.path)
+        if family is not None:
+            shape = current_shape()
+            # A wrong method on a Go handler's path is refused in its read shape whatever the method was.
+            if code == 405 and family.go_methods:
+                response = method_refusal(family, request.path)
+            elif shape is Shape.REFERENCE:
                 response = text_error(code, _reference_http_text(exc))
+            elif shape is Shape.CHAT:
+                response = chat_error(code, "not found" if code == 404 else _reference_http_text(exc))
             else:
                 # webargs validation errors carry their messages in exc.data (flask-smorest's shape).
                 data = getattr(exc, "data", None) or {}
@@ -184,7 +201,7 @@ def install(app: Flask, api: Api) -> None:
         if isinstance(exc, HTTPException):
             return handle_http_exception(exc)
         log.exception("unhandled error on %s %s", request.method, request.path)
-        if request.path.startswith("/api/"):
+        if current_shape() is not None:
             return api_error(500, UNAVAILABLE if is_reference_request() else "internal server error")
         return page_error(500, InternalServerError.description or "internal server error")
 

@@ -12,7 +12,6 @@ from typing import Any
 from flask import Response, request
 from flask.views import MethodView
 from marshmallow import Schema, fields
-from werkzeug.exceptions import MethodNotAllowed
 
 from registry.api.common import Blueprint, key_policy, service
 from registry.api.errors import json_body, json_error
@@ -69,16 +68,6 @@ class ResolvedProfileSchema(Schema):
     runtime_key = fields.String(required=True)
     fingerprint = fields.String(required=True)
     engine = fields.Nested(EngineSchema, required=True)
-
-
-@blp.before_app_request
-def _method_errors() -> Response | None:
-    """A wrong method here is JSON like the route (the reference's text rule covers only its own routes)."""
-    path = request.path
-    ours = path.startswith("/api/chat/profiles/") and path.rstrip("/").endswith("/resolved")
-    if ours and (isinstance(request.routing_exception, MethodNotAllowed) or request.method in ("HEAD", "OPTIONS")):
-        return json_error(405, "method not allowed")
-    return None
 
 
 def engine_summary(settings: dict[str, Any], policy: ApiKeyEnvPolicy) -> dict[str, Any]:

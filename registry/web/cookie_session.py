@@ -6,8 +6,8 @@ interface still builds an itsdangerous serializer (a key derivation) on every re
 
 from __future__ import annotations
 
-from flask import Flask, Request, has_request_context, request
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask import Flask, Request, Response, has_request_context, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 
 
 class LazySecureCookieSessionInterface(SecureCookieSessionInterface):
@@ -29,3 +29,10 @@ class LazySecureCookieSessionInterface(SecureCookieSessionInterface):
         ):
             return self.session_class()
         return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Nothing to do for a session nobody touched (every API request); else Flask's own saving."""
+        # Flask's version reads seven cookie settings from the config before it finds there is nothing to save.
+        if not session and not session.accessed and not session.modified:
+            return
+        super().save_session(app, session, response)
