@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from conftest import registry_payload, write_row
@@ -172,3 +173,26 @@ def test_an_odd_server_fails_with_one_line_per_check_and_no_traceback(capsys):
     assert failed(lines)[0] == "FAIL  profile list: item 0 is a number (1), not a profile object"
     assert all(line.startswith(("PASS", "FAIL")) for line in lines[:-1]), lines
     assert lines[-1].endswith("failed") and not lines[-1].endswith(" 0 failed")
+
+
+def test_a_registry_without_profiles_in_the_snapshot_is_checked_by_the_registry_filter(
+    seeded_db, make_app, live_server, capsys
+):
+    # Found walking the runbook: a registry with no profiles has no default and is not in the profile list, so
+    # `check --from-snapshot` said "registry not served" although it was.
+    write_row(seeded_db, "empty", {"slug": "empty", "metadata": {}}, 1_800_000_000_000)
+    server = live_server(make_app(seeded_db))
+    snapshot = backups.create_backup(target_from_path(seeded_db))
+    code, lines = run_check(capsys, "--url", server.url, "--from-snapshot", str(snapshot.path), "--no-chat")
+    assert code == 0, lines
+    assert "PASS  registry empty: served (no profiles, so no default)" in lines
+    write_row(seeded_db, "gone", {"slug": "gone", "metadata": {}}, 1_800_000_000_000)
+    snapshot = backups.create_backup(target_from_path(seeded_db))
+    conn = sqlite3.connect(seeded_db)
+    conn.execute("DELETE FROM profile_registries WHERE slug = 'gone'")
+    conn.commit()
+    conn.close()
+    code, lines = run_check(capsys, "--url", server.url, "--from-snapshot", str(snapshot.path), "--no-chat")
+    assert code == 1
+    [failure] = failed(lines)
+    assert failure.startswith("FAIL  registry gone: not served: 404") and "registry not found" in failure

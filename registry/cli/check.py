@@ -124,7 +124,11 @@ def check_service(
             label = f"{registry}/{slug}" if registry else slug
             report.add(found, f"profile {label}", "listed" if found else "missing from GET /api/chat/profiles")
         for registry in sorted(set(registries) | exp.registries):
-            check_default(report, base, registry, real, exp.defaults.get(registry), timeout)
+            if registry not in registries and not exp.defaults.get(registry):
+                # Expected without profiles (so without a default): the list cannot show it, the registry filter can.
+                check_registry_served(report, base, registry, timeout)
+            else:
+                check_default(report, base, registry, real, exp.defaults.get(registry), timeout)
     check_catalog(report, base, "middlewares", "name", timeout)
     check_catalog(report, base, "extensions", "key", timeout)
     check_health(report, base, timeout)
@@ -214,6 +218,17 @@ def check_default(
     report.add(
         ok, name, f"{default} resolves" if ok else f"{default}: document says is_default={doc.get('is_default')}"
     )
+
+
+def check_registry_served(report: Report, base: str, registry: str, timeout: float) -> None:
+    """A registry with no profiles of its own is served when the list filtered on it answers (404 when it is not)."""
+    name = f"registry {registry}"
+    try:
+        request_json(f"{base}/api/chat/profiles?registry={quote(registry)}", timeout=timeout)
+    except HTTPFailure as exc:
+        report.add(False, name, f"not served: {exc}")
+        return
+    report.add(True, name, "served (no profiles, so no default)")
 
 
 def check_catalog(report: Report, base: str, kind: str, key: str, timeout: float) -> None:
