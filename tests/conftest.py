@@ -115,7 +115,7 @@ def live_server() -> Iterator[Callable[..., LiveServer]]:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for this test (postgresql:// URL), dropped after it (tests/postgres_server.py)."""
+    """A fresh, empty PostgreSQL database for this test, dropped after it (tests/postgres_server.py)."""
     from postgres_server import create_database, drop_database, require_server, url_of
 
     require_server()
