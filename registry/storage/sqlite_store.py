@@ -454,6 +454,12 @@ class SQLiteRegistryStore:
         it raises to refuse. Readers keep serving their immutable snapshot until the commit, then the next
         `snapshot()` sees the new row: old or new registry, never a mix (RegistryStore.write says the contract).
         """
+        with self.write_many([slug], dry_run=dry_run) as rows:
+            yield rows[slug]
+
+    @contextmanager
+    def write_many(self, slugs: list[str], *, dry_run: bool = False) -> Iterator[dict[str, _RowTransaction]]:
+        """`write` over several rows at once: one transaction, so every row is written or none is."""
         if self.read_only:
             raise ReadOnlyStore()
         self._notice_replaced_file()
@@ -463,34 +469,46 @@ class SQLiteRegistryStore:
             conn = self.connect()
         try:
             with storage_errors(), db.transaction(conn, self.target):
-                rows = conn.execute(
-                    f"SELECT slug, payload_json FROM {TABLE} WHERE lower(trim(slug)) = ? ORDER BY slug", (slug,)
-                ).fetchall()
-                current: Registry | None = None
-                reason: str | None = None
-                if rows:
-                    # Rows whose slugs normalise alike: the last one is the one loaded (as in the reference).
-                    row_slug, payload_json = rows[-1]
-                    # Nobody else can commit while we hold the write transaction, so a refreshed snapshot has
-                    # parsed exactly this text already: reuse it (read-only; edits never mutate their input).
-                    self.snapshot()
-                    cached = self._parsed.get(row_slug)
-                    if cached is not None and cached[0] == payload_json:
-                        current, reason = (None, cached[1]) if isinstance(cached[1], str) else (cached[1], None)
-                    else:
-                        try:
-                            current = parse_row(row_slug, payload_json)
-                        except (DecodeError, SlugError, ValidationError) as exc:
-                            reason = str(exc)
-                tx = _RowTransaction(slug, current, reason, int(time.time() * 1000))
-                yield tx
-                if not dry_run and tx.changed:
-                    if tx.after is None:
-                        conn.execute(f"DELETE FROM {TABLE} WHERE lower(trim(slug)) = ?", (slug,))
-                    else:
-                        payload = gojson.dumps(encode_registry(tx.after))
-                        _upsert(conn, rows[-1][0] if rows else slug, payload, tx.now_ms)
-            if not dry_run and tx.changed:
+                now_ms = int(time.time() * 1000)
+                found: dict[str, list[tuple[Any, Any, Any]]] = {}
+                txs: dict[str, _RowTransaction] = {}
+                for slug in dict.fromkeys(slugs):
+                    rows = conn.execute(
+                        f"SELECT slug, payload_json, updated_at_ms FROM {TABLE} WHERE lower(trim(slug)) = ? "
+                        "ORDER BY slug",
+                        (slug,),
+                    ).fetchall()
+                    found[slug] = rows
+                    current: Registry | None = None
+                    reason: str | None = None
+                    stamp: int | None = None
+                    if rows:
+                        # Rows whose slugs normalise alike: the last one is the one loaded (as in the reference).
+                        row_slug, payload_json, raw_stamp = rows[-1]
+                        stamp = row_timestamp(raw_stamp)[0]
+                        # Nobody else can commit while we hold the write transaction, so a refreshed snapshot has
+                        # parsed exactly this text already: reuse it (read-only; edits never mutate their input).
+                        self.snapshot()
+                        cached = self._parsed.get(row_slug)
+                        if cached is not None and cached[0] == payload_json:
+                            current, reason = (None, cached[1]) if isinstance(cached[1], str) else (cached[1], None)
+                        else:
+                            try:
+                                current = parse_row(row_slug, payload_json)
+                            except (DecodeError, SlugError, ValidationError) as exc:
+                                reason = str(exc)
+                    txs[slug] = _RowTransaction(slug, current, reason, now_ms, stamp)
+                yield txs
+                changed = [tx for tx in txs.values() if tx.changed]
+                if not dry_run:
+                    for tx in changed:
+                        if tx.after is None:
+                            conn.execute(f"DELETE FROM {TABLE} WHERE lower(trim(slug)) = ?", (tx.slug,))
+                        else:
+                            payload = gojson.dumps(encode_registry(tx.after))
+                            rows = found[tx.slug]
+                            _upsert(conn, rows[-1][0] if rows else tx.slug, payload, tx.now_ms)
+            if not dry_run and changed:
                 checkpoint(conn)  # never raises: the write is committed
         finally:
             conn.close()
@@ -507,9 +525,12 @@ class SQLiteRegistryStore:
 class _RowTransaction:
     """SQLiteRegistryStore.write's handle on one row (RowTransaction in registry/storage/interface.py)."""
 
-    def __init__(self, slug: str, current: Registry | None, reason: str | None, now_ms: int) -> None:
+    def __init__(
+        self, slug: str, current: Registry | None, reason: str | None, now_ms: int, current_updated_at_ms: int | None
+    ) -> None:
         self.slug = slug
         self.current = current
+        self.current_updated_at_ms = current_updated_at_ms
         self.quarantine_reason = reason
         self.now_ms = now_ms
         self.after: Registry | None = current
@@ -703,9 +724,7 @@ def check_database_file(
         conn.close()
 
 
-def _check_connection(
-    conn: sqlite3.Connection, label: str, progress: Progress | None, strict: bool
-) -> CheckedDatabase:
+def _check_connection(conn: sqlite3.Connection, label: str, progress: Progress | None, strict: bool) -> CheckedDatabase:
     try:
         result = [r[0] for r in conn.execute("PRAGMA integrity_check(20)")]
         if result != ["ok"]:
