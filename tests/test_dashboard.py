@@ -393,6 +393,43 @@ def test_restore_confirmation_shows_the_diff_per_profile_collapsed(client, backu
     assert 'data-path="/default_profile_slug" data-op="replace"' in section
 
 
+def test_restore_only_one_profile_from_the_confirmation_page_and_a_stale_page_is_refused(
+    app, client, backup_dir, seeded_db
+):
+    info = backups.create_backup(target_from_path(seeded_db), backup_dir)
+    payload = json.loads(stored_payload(seeded_db, "default"))
+    payload["profiles"]["analyst"]["description"] = "damaged"
+    payload["profiles"]["default"]["description"] = "a colleague's edit"
+    shown_ms = stored_updated_at(seeded_db, "default") + 1000
+    write_row(seeded_db, "default", payload, shown_ms)
+    log_in(client)
+    html = client.get(f"/backups/{info.name}/restore").get_data(as_text=True)
+    assert "Restore only this profile" not in html  # partial restores are writes: only with --writable
+    app.config["WRITABLE"] = True
+    html = client.get(f"/backups/{info.name}/restore").get_data(as_text=True)
+    analyst = re.search(r'data-profile="analyst".*?</details>', html, re.DOTALL).group(0)
+    form = {
+        "csrf_token": csrf_of(html),
+        "profile": re.search(r'name="profile" value="([^"]+)"', analyst).group(1),
+        "expected.default": re.search(r'name="expected.default" value="([^"]+)"', analyst).group(1),
+    }
+    assert form["profile"] == "default/analyst" and form["expected.default"] == str(shown_ms)
+    # Someone edits the registry after the page was shown: the button's restore is refused, nothing changes.
+    write_row(seeded_db, "default", payload, shown_ms + 1)
+    stale = client.post(f"/backups/{info.name}/restore", data=form)
+    assert stale.status_code == 303 and stale.headers["Location"] == f"/backups/{info.name}/restore"
+    page = client.get(stale.headers["Location"]).get_data(as_text=True)
+    assert "changed since the diff was shown" in page
+    assert json.loads(stored_payload(seeded_db, "default"))["profiles"]["analyst"]["description"] == "damaged"
+    form["expected.default"] = str(shown_ms + 1)
+    done = client.post(f"/backups/{info.name}/restore", data=form)
+    assert done.status_code == 303 and done.headers["Location"] == "/"
+    restored = json.loads(stored_payload(seeded_db, "default"))["profiles"]
+    assert restored["analyst"].get("description") != "damaged"
+    assert restored["default"]["description"] == "a colleague's edit"  # the rest of the registry stayed
+    assert "Restored profile default/analyst" in client.get("/").get_data(as_text=True)
+
+
 def test_a_runbook_cp_backup_without_a_manifest_can_be_restored_after_its_check(client, backup_dir, seeded_db):
     # The runbook's backup: `cp profiles.db profiles.db.bak.<stamp>` into the backup folder (the service
     # checkpoints after every write, so the main file holds every row). The CLI restores such a file after

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import errno
 from pathlib import Path
+from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
 from registry.api.common import Blueprint, service
 from registry.api.errors import json_body, json_error
 from registry.api.schemas import ErrorBodySchema
+from registry.service.partial_restore import Selection, restore_partially
 from registry.service.snapshot_diff import diff_snapshot, live_side, snapshot_side
 from registry.storage import backups
 from registry.storage.sqlite_db import DatabaseTarget
@@ -61,12 +63,38 @@ class RegistryChangeSchema(Schema):
     change = fields.String(required=True, metadata={"description": "added, removed, older, newer or same"})
 
 
+class RestoredRegistrySchema(Schema):
+    slug = fields.String(required=True)
+    change = fields.String(
+        required=True, metadata={"description": "replaced, created, removed, profiles (some restored) or unchanged"}
+    )
+    before_updated_at_ms = fields.Integer(allow_none=True)
+    after_updated_at_ms = fields.Integer(allow_none=True)
+    profiles = fields.List(fields.String(), metadata={"description": "the profiles restored (a profile restore)"})
+
+
 class RestoreResultSchema(Schema):
-    """POST /api/backups/<name>/restore."""
+    """POST /api/backups/<name>/restore: `changes` for a whole restore, `registries` for a partial one."""
 
     restored = fields.Nested(SnapshotSchema, required=True)
     safety_snapshot = fields.Nested(SnapshotSchema, required=True)
-    changes = fields.List(fields.Nested(RegistryChangeSchema), required=True)
+    changes = fields.List(fields.Nested(RegistryChangeSchema))
+    registries = fields.List(fields.Nested(RestoredRegistrySchema))
+
+
+class RestoreRequestSchema(Schema):
+    """An optional body: restore only these registries and profiles (needs `serve --writable`)."""
+
+    registries = fields.List(fields.String(), metadata={"description": "registry slugs to restore whole"})
+    profiles = fields.List(fields.String(), metadata={"description": "REGISTRY/PROFILE to restore one by one"})
+    expected_updated_at_ms = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(strict=True, allow_none=True),
+        metadata={
+            "description": "slug -> the live updated_at_ms the diff showed (null: no row); a registry changed since "
+            "is a 409 and nothing is restored"
+        },
+    )
 
 
 class FieldChangeSchema(Schema):
@@ -216,17 +244,42 @@ class Backups(MethodView):
 class Restore(MethodView):
     @blp.doc(**AUTH_DOC)
     @blp.response(200, RestoreResultSchema)
+    @blp.alt_response(400, schema=ErrorBodySchema, description="a bad registry or profile name")
     @blp.alt_response(401, schema=ErrorBodySchema, description="missing or wrong bearer token")
     @blp.alt_response(403, schema=ErrorBodySchema, description="store is read-only (restore needs `serve --writable`)")
     @blp.alt_response(404, schema=ErrorBodySchema, description="no snapshot of that name")
-    @blp.alt_response(422, schema=ErrorBodySchema, description="the snapshot failed its checks; nothing changed")
+    @blp.alt_response(409, schema=ErrorBodySchema, description="a registry changed since the diff; nothing changed")
+    @blp.alt_response(
+        422, schema=ErrorBodySchema, description="the snapshot failed its checks, or the partial restore is refused"
+    )
     @require_writable
     @require_admin
+    @blp.arguments(RestoreRequestSchema(), required=False)
     @_guarded
-    def post(self, name: str) -> Response:
-        """Restore a listed snapshot into the live database (a safety snapshot is taken first)."""
+    def post(self, body: dict[str, Any], name: str) -> Response:
+        """Restore a listed snapshot into the live database (a safety snapshot is taken first).
+
+        Without a body, the whole database. With `registries`/`profiles`, only those rows change, as one
+        validated write (see `GET /api/backups/<name>/diff` for what each would change).
+        """
         target = database()
         snapshot = backups.find_snapshot(target, name, folder())
+        if body.get("registries") or body.get("profiles"):
+            partial = restore_partially(
+                service(),
+                snapshot.path,
+                folder(),
+                Selection.parse(body.get("registries", []), body.get("profiles", [])),
+                expected=body.get("expected_updated_at_ms"),
+                actor=g.actor,
+            )
+            return json_body(
+                {
+                    "restored": snapshot.to_dict(),
+                    "safety_snapshot": partial.safety_snapshot.to_dict(),
+                    "registries": [r.to_dict() for r in partial.registries],
+                }
+            )
         result = backups.restore_snapshot(target, snapshot.path, folder())
         return json_body(
             {

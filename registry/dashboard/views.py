@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,10 +39,19 @@ from registry.dashboard.pages import (
     snapshot_rows,
 )
 from registry.domain.documents import redacted_profile
-from registry.domain.errors import ProfileNotFound, ReadOnlyStore, RegistryError, RegistryNotFound, SlugError
+from registry.domain.errors import (
+    ProfileNotFound,
+    ReadOnlyStore,
+    RegistryError,
+    RegistryNotFound,
+    SlugError,
+    ValidationError,
+)
 from registry.domain.model import parse_profile_slug, parse_registry_slug
+from registry.domain.partial_restore import RestoreConflict
 from registry.domain.resolve import resolve_profile
 from registry.service.chain import ChainView
+from registry.service.partial_restore import Selection, restore_partially
 from registry.service.registry_service import RegistryService
 from registry.service.snapshot_diff import diff_snapshot, live_side, snapshot_side
 from registry.storage import backups
@@ -403,7 +413,14 @@ def restore_confirm(name: str) -> ResponseReturnValue:
     changes = backups.compare_with_live(target.database, snapshot)
     rows = restore_rows(changes, target.live_profiles(), profiles if isinstance(profiles, dict) else None)
     diff = diff_snapshot(live_side(target.database), snapshot_side(snapshot.path))
-    return render_template("restore.html", snapshot=snapshot, rows=rows, target=target, diff=diff)
+    return render_template(
+        "restore.html",
+        snapshot=snapshot,
+        rows=rows,
+        target=target,
+        diff=diff,
+        partial=bool(current_app.config.get("WRITABLE")),
+    )
 
 
 @bp.post("/backups/<name>/restore")
@@ -413,6 +430,8 @@ def restore(name: str) -> ResponseReturnValue:
     _require_writable()
     target = _require_target()
     snapshot = backups.find_snapshot(target.database, name, target.backup_dir)
+    if request.form.getlist("registry") or request.form.getlist("profile"):
+        return _restore_partially(actor, target, snapshot.path)
     try:
         result = backups.restore_snapshot(target.database, snapshot.path, target.backup_dir)
     except (OSError, RegistryError) as exc:
@@ -422,4 +441,39 @@ def restore(name: str) -> ResponseReturnValue:
         log.warning("dashboard restore by %s from %s", actor, name)
         safety = result.safety_snapshot.name
         flash(f"Restored from {name}. The data it replaced is kept in snapshot {safety}.", "info")
+    return redirect(url_for("dashboard.overview"), 303)
+
+
+def _expected_stamps() -> dict[str, int | None]:
+    """The `expected.<slug>` fields: the live updated_at_ms the confirmation page showed (`absent`: no row)."""
+    stamps: dict[str, int | None] = {}
+    for key, value in request.form.items():
+        if key.startswith("expected."):
+            if value != "absent" and not (value.isascii() and value.isdigit()):
+                raise ValidationError(key, f"{value!r} is not an updated_at_ms")
+            stamps[key.removeprefix("expected.")] = None if value == "absent" else int(value)
+    return stamps
+
+
+def _restore_partially(actor: str, target: BackupTarget, snapshot_path: Path) -> ResponseReturnValue:
+    """Restore the one registry or profile a button of the confirmation page names; back to that page on a 409."""
+    name = snapshot_path.name
+    try:
+        selection = Selection.parse(request.form.getlist("registry"), request.form.getlist("profile"))
+        result = restore_partially(
+            _service(), snapshot_path, target.backup_dir, selection, expected=_expected_stamps(), actor=actor
+        )
+    except RestoreConflict as exc:
+        flash(f"{exc}. The page now shows the current differences.", "error")
+        return redirect(url_for("dashboard.restore_confirm", name=name), 303)
+    except (OSError, RegistryError) as exc:
+        log.error("dashboard partial restore from %s by %s failed: %s", name, actor, exc)
+        flash(f"Restore from {name} failed: {exc}", "error")
+        return redirect(url_for("dashboard.restore_confirm", name=name), 303)
+    log.warning("dashboard restore of %s by %s from %s", selection.describe(), actor, name)
+    flash(
+        f"Restored {selection.describe()} from {name}. The data it replaced is kept in snapshot "
+        f"{result.safety_snapshot.name}.",
+        "info",
+    )
     return redirect(url_for("dashboard.overview"), 303)

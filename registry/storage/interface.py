@@ -10,7 +10,7 @@ reference's JSON shape) and `updated_at_ms` (when the row was last written, mill
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +134,8 @@ class RowTransaction(Protocol):
     current: Registry | None
     quarantine_reason: str | None
     now_ms: int
+    # The row's updated_at_ms as committed (None: no row): what a caller compares with a stamp it showed earlier.
+    current_updated_at_ms: int | None
 
     def put(self, registry: Registry) -> None:
         """Replace (or create) the row with `registry`, stamped `now_ms`, when the block ends without an error."""
@@ -209,6 +211,13 @@ class RegistryStore(Protocol):
         """
         ...
 
+    def write_many(
+        self, slugs: list[str], *, dry_run: bool = False
+    ) -> AbstractContextManager[Mapping[str, RowTransaction]]:
+        """`write` over several rows in ONE transaction: the block gets a RowTransaction per slug, and leaving it
+        commits every row's put/delete together, or (on an exception) none of them."""
+        ...
+
     def put_payload(self, slug: str, payload_json: str, updated_at_ms: int | None = None) -> None:
         """Store one row exactly as given (no decoding or validation): seeding and tools that write raw rows."""
         ...
@@ -231,4 +240,3 @@ class RegistryStore(Protocol):
         see the old rows or the restored ones, never a mix. A failed copy changes nothing (SnapshotError).
         """
         ...
-

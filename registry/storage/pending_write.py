@@ -9,9 +9,13 @@ from registry.storage.interface import RowWrite
 class PendingRowWrite:
     """The row as committed when the transaction started, and the put or delete the caller asked for."""
 
-    def __init__(self, slug: str, current: Registry | None, reason: str | None, now_ms: int) -> None:
+    def __init__(
+        self, slug: str, current: Registry | None, reason: str | None, now_ms: int, current_updated_at_ms: int | None
+    ) -> None:
         self.slug = slug
         self.current = current
+        # What a caller compares with a stamp it showed earlier (a partial restore's diff); None: no row.
+        self.current_updated_at_ms = current_updated_at_ms
         self.quarantine_reason = reason
         self.now_ms = now_ms
         self.after: Registry | None = current

@@ -32,7 +32,7 @@ import psycopg_pool
 
 from registry.domain import gojson
 from registry.domain.errors import ReadOnlyStore, RegistryError, StartupError, StoreUnavailable
-from registry.domain.model import Registry, encode_registry
+from registry.domain.model import encode_registry
 from registry.storage import postgres_db as pg
 from registry.storage.interface import (
     Progress,
@@ -320,27 +320,41 @@ class PostgresRegistryStore:
     @contextmanager
     def write(self, slug: str, *, dry_run: bool = False) -> Iterator[PendingRowWrite]:
         """RegistryStore.write: the caller's block runs inside the locked transaction (see the module docstring)."""
+        with self.write_many([slug], dry_run=dry_run) as rows:
+            yield rows[slug]
+
+    @contextmanager
+    def write_many(self, slugs: list[str], *, dry_run: bool = False) -> Iterator[dict[str, PendingRowWrite]]:
+        """RegistryStore.write_many: every row locked (in slug order, so two such writes cannot deadlock)."""
         with self._transaction() as conn:
-            rows = conn.execute(
-                f"SELECT slug, payload_json FROM {pg.TABLE} WHERE lower(btrim(slug)) = %s "
-                'ORDER BY slug COLLATE "C" FOR UPDATE',
-                (slug,),
-            ).fetchall()
-            current: Registry | None = None
-            reason: str | None = None
-            if rows:
+            now_ms = int(time.time() * 1000)
+            stored_as: dict[str, str] = {}
+            txs: dict[str, PendingRowWrite] = {}
+            for slug in sorted(dict.fromkeys(slugs)):
+                rows = conn.execute(
+                    f"SELECT slug, payload_json, updated_at_ms FROM {pg.TABLE} WHERE lower(btrim(slug)) = %s "
+                    'ORDER BY slug COLLATE "C" FOR UPDATE',
+                    (slug,),
+                ).fetchall()
+                stored_as[slug] = rows[-1][0] if rows else slug
+                if not rows:
+                    txs[slug] = PendingRowWrite(slug, None, None, now_ms, None)
+                    continue
                 # Rows whose slugs normalise alike: the last one is the one loaded (as in the reference).
-                row_slug, payload_json = rows[-1]
+                row_slug, payload_json, stamp = rows[-1]
                 self.snapshot()  # current with the locked state, so its decoded rows can be reused
                 current, reason = self._rows.decoded(row_slug, payload_json)
-            tx = PendingRowWrite(slug, current, reason, int(time.time() * 1000))
-            yield tx
-            if not dry_run and tx.changed:
-                if tx.after is None:
-                    conn.execute(f"DELETE FROM {pg.TABLE} WHERE lower(btrim(slug)) = %s", (slug,))
-                else:
-                    payload = gojson.dumps(encode_registry(tx.after))
-                    conn.execute(UPSERT, (rows[-1][0] if rows else slug, payload, tx.now_ms))
+                txs[slug] = PendingRowWrite(slug, current, reason, now_ms, int(stamp))
+            yield {slug: txs[slug] for slug in dict.fromkeys(slugs)}
+            if not dry_run:
+                for tx in txs.values():
+                    if not tx.changed:
+                        continue
+                    if tx.after is None:
+                        conn.execute(f"DELETE FROM {pg.TABLE} WHERE lower(btrim(slug)) = %s", (tx.slug,))
+                    else:
+                        payload = gojson.dumps(encode_registry(tx.after))
+                        conn.execute(UPSERT, (stored_as[tx.slug], payload, tx.now_ms))
 
     # --- snapshots --------------------------------------------------------------------------------------------
 

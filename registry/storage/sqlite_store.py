@@ -22,7 +22,6 @@ from typing import Any, Self, TypeVar
 from registry.domain import gojson
 from registry.domain.errors import ReadOnlyStore, RegistryError, StartupError
 from registry.domain.model import (
-    Registry,
     encode_registry,
 )
 from registry.storage import sqlite_db as db
@@ -396,6 +395,12 @@ class SQLiteRegistryStore:
         it raises to refuse. Readers keep serving their immutable snapshot until the commit, then the next
         `snapshot()` sees the new row: old or new registry, never a mix (RegistryStore.write says the contract).
         """
+        with self.write_many([slug], dry_run=dry_run) as rows:
+            yield rows[slug]
+
+    @contextmanager
+    def write_many(self, slugs: list[str], *, dry_run: bool = False) -> Iterator[dict[str, PendingRowWrite]]:
+        """`write` over several rows in one BEGIN IMMEDIATE transaction (a partial restore changes them together)."""
         if self.read_only:
             raise ReadOnlyStore()
         self._notice_replaced_file()
@@ -405,30 +410,41 @@ class SQLiteRegistryStore:
             conn = self.connect()
         try:
             with storage_errors(), db.transaction(conn, self.target):
-                rows = conn.execute(
-                    f"SELECT slug, payload_json FROM {TABLE} WHERE lower(trim(slug)) = ? ORDER BY slug", (slug,)
-                ).fetchall()
-                current: Registry | None = None
-                reason: str | None = None
-                if rows:
-                    # Rows whose slugs normalise alike: the last one is the one loaded (as in the reference).
-                    row_slug, payload_json = rows[-1]
-                    # Nobody else can commit while we hold the write transaction, so a refreshed snapshot has
-                    # parsed exactly this text already: reuse it (read-only; edits never mutate their input).
-                    self.snapshot()
-                    current, reason = self._rows.decoded(row_slug, payload_json)
-                tx = PendingRowWrite(slug, current, reason, int(time.time() * 1000))
-                yield tx
-                if not dry_run and tx.changed:
-                    if tx.after is None:
-                        conn.execute(f"DELETE FROM {TABLE} WHERE lower(trim(slug)) = ?", (slug,))
-                    else:
-                        payload = gojson.dumps(encode_registry(tx.after))
-                        _upsert(conn, rows[-1][0] if rows else slug, payload, tx.now_ms)
-            if not dry_run and tx.changed:
+                now_ms = int(time.time() * 1000)
+                stored_as: dict[str, str] = {}
+                txs: dict[str, PendingRowWrite] = {}
+                for slug in dict.fromkeys(slugs):
+                    rows = conn.execute(
+                        f"SELECT slug, payload_json, updated_at_ms FROM {TABLE} WHERE lower(trim(slug)) = ? "
+                        "ORDER BY slug",
+                        (slug,),
+                    ).fetchall()
+                    txs[slug] = self._pending(slug, rows, now_ms)
+                    stored_as[slug] = rows[-1][0] if rows else slug
+                yield txs
+                changed = [tx for tx in txs.values() if tx.changed]
+                if not dry_run:
+                    for tx in changed:
+                        if tx.after is None:
+                            conn.execute(f"DELETE FROM {TABLE} WHERE lower(trim(slug)) = ?", (tx.slug,))
+                        else:
+                            _upsert(conn, stored_as[tx.slug], gojson.dumps(encode_registry(tx.after)), tx.now_ms)
+            if not dry_run and changed:
                 checkpoint(conn)  # never raises: the write is committed
         finally:
             conn.close()
+
+    def _pending(self, slug: str, rows: list[Any], now_ms: int) -> PendingRowWrite:
+        """The write handle of one row, from the rows stored under its normalised slug."""
+        if not rows:
+            return PendingRowWrite(slug, None, None, now_ms, None)
+        # Rows whose slugs normalise alike: the last one is the one loaded (as in the reference).
+        row_slug, payload_json, raw_stamp = rows[-1]
+        # Nobody else can commit while we hold the write transaction, so a refreshed snapshot has parsed exactly
+        # this text already: reuse it (read-only; edits never mutate their input).
+        self.snapshot()
+        current, reason = self._rows.decoded(row_slug, payload_json)
+        return PendingRowWrite(slug, current, reason, now_ms, row_timestamp(raw_stamp)[0])
 
     # --- snapshots --------------------------------------------------------------------------------------------
 
@@ -650,9 +666,7 @@ def check_database_file(
         conn.close()
 
 
-def _check_connection(
-    conn: sqlite3.Connection, label: str, progress: Progress | None, strict: bool
-) -> CheckedDatabase:
+def _check_connection(conn: sqlite3.Connection, label: str, progress: Progress | None, strict: bool) -> CheckedDatabase:
     try:
         result = [r[0] for r in conn.execute("PRAGMA integrity_check(20)")]
         if result != ["ok"]:

@@ -22,6 +22,7 @@ from registry.domain.errors import (
     ValidationError,
     VersionConflict,
 )
+from registry.domain.partial_restore import RestoreConflict, RestoreRefused
 from registry.domain.payload_validation import PayloadSchemaError
 from registry.web.auth import Unauthorized
 
@@ -42,6 +43,10 @@ def status_of(exc: RegistryError) -> tuple[int, str, dict[str, object]]:
         return 403, str(exc), {}
     if isinstance(exc, VersionConflict):
         return 409, str(exc), {"expected_version": exc.expected, "actual_version": exc.actual}
+    if isinstance(exc, RestoreConflict):
+        return 409, str(exc), {}
+    if isinstance(exc, RestoreRefused):
+        return 422, str(exc), {}
     if isinstance(exc, AlreadyExists):
         return 409, str(exc), {}
     if isinstance(exc, PayloadSchemaError):

@@ -78,3 +78,37 @@ def test_the_diff_is_collapsed_per_profile_and_fits_the_screen(
     prompt_box = prompt.locator(".diff-before").bounding_box()
     assert prompt_box["height"] > 3 * font
     traffic.assert_clean(server.url)
+
+
+@pytest.fixture
+def writable_server(seeded_db, make_app, live_server, tmp_path):
+    app = make_app(
+        seeded_db, ADMIN_TOKENS=[AdminToken("alice", TOKEN)], BACKUP_DIR=str(tmp_path / "backups"), WRITABLE=True
+    )
+    return live_server(app)
+
+
+def test_restore_only_one_registry_from_the_phone_keeps_the_other_registry(
+    writable_server, seeded_db, open_page, screenshots
+):
+    page, traffic = open_page(**PHONE)
+    log_in(page, writable_server.url)
+    page.get_by_role("button", name="Back up now").click()
+    name = page.locator("table.snapshots tbody tr").first.get_attribute("data-name")
+    payload, updated = stored_rows(seeded_db)["default"]
+    damaged = {**payload, "description": "damaged"}
+    write_row(seeded_db, "default", damaged, updated + 1000)
+    write_row(seeded_db, "team", {"slug": "team", "metadata": {}}, updated + 2000)  # a colleague's new registry
+    page.goto(f"{writable_server.url}/backups/{name}/restore")
+    card = page.locator('.diff-registry[data-registry="default"]')
+    button = card.get_by_role("button", name="Restore only this registry")
+    box, frame = button.bounding_box(), card.bounding_box()
+    assert box["x"] >= frame["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"]
+    page.screenshot(path=str(screenshots / "restore-only-registry-390.png"), full_page=True)
+    button.click()
+    page.wait_for_url(writable_server.url + "/")
+    assert "Restored registry default" in page.locator(".flash").inner_text()
+    rows = stored_rows(seeded_db)
+    assert rows["default"][0].get("description") == payload.get("description")
+    assert "team" in rows  # not in the snapshot, and not selected: it stays
+    traffic.assert_clean(writable_server.url)
