@@ -177,26 +177,25 @@ def post_json(url: str, body: object, token: str | None = TOKEN):
 
 
 @pytest.fixture
-def writable(seeded_db: Path, make_app, live_server, tmp_path):
-    app = make_app(
-        seeded_db, ADMIN_TOKENS=[AdminToken("ops", TOKEN)], BACKUP_DIR=str(tmp_path / "snaps"), WRITABLE=True
-    )
+def read_only(seeded_db: Path, make_app, live_server, tmp_path):
+    """The same database and snapshot folder as `server`, served without --writable."""
+    app = make_app(seeded_db, ADMIN_TOKENS=[AdminToken("ops", TOKEN)], BACKUP_DIR=str(tmp_path / "snaps"))
     return live_server(app)
 
 
-def test_partial_restore_over_http_with_the_diffs_stamps_then_409_once_the_registry_moved(writable, seeded_db):
-    status, snap, _ = call(writable.url + "/api/backups", "POST", TOKEN)
+def test_partial_restore_over_http_with_the_diffs_stamps_then_409_once_the_registry_moved(server, seeded_db):
+    status, snap, _ = call(server.url + "/api/backups", "POST", TOKEN)
     write_row(seeded_db, "default", registry_payload("default", {"broken": {}}), 1_900_000_000_000)
     write_row(seeded_db, "team", registry_payload("team", {"t": {}}), 1_900_000_000_001)
-    _, diff, _ = call(writable.url + f"/api/backups/{snap['name']}/diff")
+    _, diff, _ = call(server.url + f"/api/backups/{snap['name']}/diff")
     seen = {r["slug"]: r["before_updated_at_ms"] for r in diff["registries"]}
     body = {"registries": ["default"], "expected_updated_at_ms": seen}
-    status, result = post_json(writable.url + f"/api/backups/{snap['name']}/restore", body)
+    status, result = post_json(server.url + f"/api/backups/{snap['name']}/restore", body)
     assert status == 200, result
     assert [(r["slug"], r["change"], r["before_updated_at_ms"]) for r in result["registries"]] == [
         ("default", "replaced", 1_900_000_000_000)
     ]
-    _, listed, _ = call(writable.url + "/api/chat/profiles")
+    _, listed, _ = call(server.url + "/api/chat/profiles")
     assert sorted((p["registry"], p["slug"]) for p in listed) == [
         ("default", "analyst"),
         ("default", "default"),
@@ -204,23 +203,23 @@ def test_partial_restore_over_http_with_the_diffs_stamps_then_409_once_the_regis
         ("team", "t"),
     ]
     # The diff's stamp for `default` is stale now: the same request is a 409 and changes nothing.
-    status, refused = post_json(writable.url + f"/api/backups/{snap['name']}/restore", body)
+    status, refused = post_json(server.url + f"/api/backups/{snap['name']}/restore", body)
     assert status == 409
     assert refused["message"].startswith('registry "default" changed since the diff was shown: updated_at_ms expected=')
-    status, refused = post_json(writable.url + f"/api/backups/{snap['name']}/restore", {"profiles": ["default"]})
+    status, refused = post_json(server.url + f"/api/backups/{snap['name']}/restore", {"profiles": ["default"]})
     assert (status, refused["message"]) == (400, "validation error (profile): 'default' is not REGISTRY/PROFILE")
 
 
-def test_partial_restore_needs_writable_and_refuses_a_broken_stack_with_the_reason(writable, server, seeded_db):
-    status, snap, _ = call(writable.url + "/api/backups", "POST", TOKEN)
-    status, refused = post_json(server.url + f"/api/backups/{snap['name']}/restore", {"registries": ["default"]})
+def test_partial_restore_needs_writable_and_refuses_a_broken_stack_with_the_reason(read_only, server, seeded_db):
+    status, snap, _ = call(server.url + "/api/backups", "POST", TOKEN)
+    status, refused = post_json(read_only.url + f"/api/backups/{snap['name']}/restore", {"registries": ["default"]})
     assert status == 403 and "--writable" in refused["message"]
     # Later, `team` stacks on default/writer, which the snapshot's `default` does not hold.
     payload = json.loads(json.dumps(registry_payload("default", {"default": {}, "analyst": {}, "writer": {}})))
     write_row(seeded_db, "default", payload, 1_900_000_000_000)
     team = registry_payload("team", {"t": {"stack": [{"registry_slug": "default", "profile_slug": "writer"}]}})
     write_row(seeded_db, "team", team, 1_900_000_000_000)
-    status, refused = post_json(writable.url + f"/api/backups/{snap['name']}/restore", {"registries": ["default"]})
+    status, refused = post_json(server.url + f"/api/backups/{snap['name']}/restore", {"registries": ["default"]})
     assert status == 422
     assert refused["message"] == (
         "refused: restoring registry default would break a stack reference: team/t stacks on default/writer, "
