@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import registry_payload, write_row
 
+import registry.storage.row_loading
 import registry.storage.sqlite_store
 
 
@@ -55,13 +56,13 @@ def test_unchanged_database_is_not_reparsed(tmp_path: Path, make_app, monkeypatc
     for name in ("a", "b", "c"):
         write_row(path, name, registry_payload(name, {"p": {}}))
     calls: list[str] = []
-    real_parse_row = registry.storage.sqlite_store.parse_row
+    real_parse_row = registry.storage.row_loading.parse_row
 
     def counting_parse_row(row_slug: str, payload_json: str):
         calls.append(row_slug)
         return real_parse_row(row_slug, payload_json)
 
-    monkeypatch.setattr(registry.storage.sqlite_store, "parse_row", counting_parse_row)
+    monkeypatch.setattr(registry.storage.row_loading, "parse_row", counting_parse_row)
     client = make_app(path).test_client()
     assert sorted(calls) == ["a", "b", "c"]
     calls.clear()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from registry.domain import gojson
 from registry.domain.model import decode_registry, encode_registry
-from registry.storage.sqlite_store import parse_row
+from registry.storage.row_loading import parse_row
 
 # Compact, Go-encoded payloads: struct field order, sorted map keys, PascalCase inference settings with nulls,
 # `metadata: {}`, stack refs with and without registry_slug, HTML-escaped strings.

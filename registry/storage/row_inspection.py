@@ -14,8 +14,9 @@ from typing import Any
 
 from registry.domain.errors import SlugError, ValidationError
 from registry.domain.model import DecodeError, decode_registry, validate_profile
+from registry.storage.row_loading import parse_row, row_timestamp
 from registry.storage.sqlite_db import DatabaseTarget
-from registry.storage.sqlite_store import parse_row, row_timestamp, stored_rows
+from registry.storage.sqlite_store import stored_rows
 
 EXCERPT_WIDTH = 72
 JsonPath = tuple[str | int, ...]

@@ -8,7 +8,6 @@ wal-index header (registry/storage/walwatch.py) or, where that cannot be read, o
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sqlite3
@@ -21,29 +20,30 @@ from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from registry.domain import gojson
-from registry.domain.errors import ReadOnlyStore, RegistryError, SlugError, StartupError, ValidationError
+from registry.domain.errors import ReadOnlyStore, RegistryError, StartupError
 from registry.domain.model import (
-    DecodeError,
     Registry,
-    decode_registry,
     encode_registry,
-    parse_registry_slug,
-    validate_registry,
 )
 from registry.storage import sqlite_db as db
 from registry.storage import wal_reset
 from registry.storage.file_identity import FileIdentity
 from registry.storage.interface import (
     CheckedDatabase,
-    LoadedRegistry,
     Progress,
-    QuarantinedRow,
     RegistryStore,
     RowWrite,
     SnapshotError,
     StorageError,
     StoreHealth,
     StoreSnapshot,
+)
+from registry.storage.row_loading import (
+    RowLoader,
+    decode_or_reason,
+    normalised_or_raw,
+    payload_text,
+    row_timestamp,
 )
 from registry.storage.schema import describe as describe_schema
 from registry.storage.schema import schema_problems
@@ -108,22 +108,6 @@ def select_rows(conn: sqlite3.Connection, slug: str | None = None) -> sqlite3.Cu
     return conn.execute(f"SELECT slug, payload_json, updated_at_ms FROM {TABLE} WHERE slug = ? ORDER BY slug", (slug,))
 
 
-def parse_row(row_slug: str, payload_json: str) -> Registry:
-    """Decode and validate one row as the reference does at load (contract §1.3); raises with the reason."""
-    try:
-        payload = json.loads(payload_json)
-    except json.JSONDecodeError as exc:
-        raise DecodeError(f"payload_json is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
-    registry = decode_registry(payload)
-    row = parse_registry_slug(row_slug)
-    if not registry["slug"]:
-        registry["slug"] = row
-    elif registry["slug"] != row:
-        raise DecodeError(f'sqlite profile store: slug mismatch payload="{registry["slug"]}" row="{row}"')
-    validate_registry(registry)
-    return registry
-
-
 def describe_open_error(path: Path, exc: Exception, *, read_only: bool = False) -> str:
     """One line that tells the operator why a database file cannot be used."""
     if path.is_dir():
@@ -167,10 +151,8 @@ class SQLiteRegistryStore:
         self._refused_replacement: tuple[int, int] | None = None
         # Why writes are refused although the file is writable (a replaced file with a schema that is not ours).
         self.write_refusal: str | None = None
-        self._rows_state: list[tuple[str, str, int]] | None = None
+        self._rows = RowLoader()
         self._snapshot = StoreSnapshot()
-        self._parsed: dict[str, tuple[str, Registry | str]] = {}
-        self._reported: set[tuple[str, str]] = set()
         self.created = False
 
     # --- opening ------------------------------------------------------------------------------------------
@@ -385,50 +367,7 @@ class SQLiteRegistryStore:
         return self.snapshot().generation != generation
 
     def _load(self, conn: sqlite3.Connection) -> StoreSnapshot:
-        rows = select_rows(conn).fetchall()
-        if rows == self._rows_state:
-            return self._snapshot
-        self._rows_state = rows
-        registries: dict[str, LoadedRegistry] = {}
-        quarantined: dict[str, QuarantinedRow] = {}
-        parsed: dict[str, tuple[str, Registry | str]] = {}
-        for row_slug, raw_payload, updated_at_ms in rows:
-            # The sqlite3 shell can store anything in these columns: a BLOB, a number, bytes that are not UTF-8.
-            row_slug = row_slug if isinstance(row_slug, str) else str(row_slug)
-            payload_json, text_problem = _payload_text(raw_payload)
-            cached = self._parsed.get(row_slug)
-            if cached is not None and cached[0] == payload_json:
-                result = cached[1]
-            else:
-                result = text_problem or self._parse(row_slug, payload_json)
-            parsed[row_slug] = (payload_json, result)
-            size = len(payload_json.encode("utf-8"))
-            updated, stamp_problem = row_timestamp(updated_at_ms)
-            if stamp_problem and not isinstance(result, str):
-                result = stamp_problem
-            if isinstance(result, str):
-                key = _normalised_or_raw(row_slug)
-                quarantined[key] = QuarantinedRow(key, result, updated, size)
-                if (key, result) not in self._reported:
-                    self._reported.add((key, result))
-                    log.error("registry %r quarantined: %s", key, result)
-            else:
-                # Two rows that normalise to one slug: the later row wins, as in the reference.
-                registries[result["slug"]] = LoadedRegistry(result["slug"], result, updated, size)
-        self._parsed = parsed
-        return StoreSnapshot(registries, quarantined, self._snapshot.generation + 1)
-
-    @staticmethod
-    def _parse(row_slug: str, payload_json: str) -> Registry | str:
-        """The registry, or the reason it is quarantined."""
-        try:
-            return parse_row(row_slug, payload_json)
-        except (DecodeError, SlugError, ValidationError) as exc:
-            return str(exc)
-        except RecursionError:
-            return "payload_json is nested too deeply to decode"
-        except Exception as exc:  # noqa: BLE001 - one bad row must never take every request down with it
-            return f"payload_json could not be decoded: {type(exc).__name__}: {exc}"
+        return self._rows.load(select_rows(conn).fetchall())
 
     # --- writing ------------------------------------------------------------------------------------------
 
@@ -474,14 +413,7 @@ class SQLiteRegistryStore:
                     # Nobody else can commit while we hold the write transaction, so a refreshed snapshot has
                     # parsed exactly this text already: reuse it (read-only; edits never mutate their input).
                     self.snapshot()
-                    cached = self._parsed.get(row_slug)
-                    if cached is not None and cached[0] == payload_json:
-                        current, reason = (None, cached[1]) if isinstance(cached[1], str) else (cached[1], None)
-                    else:
-                        try:
-                            current = parse_row(row_slug, payload_json)
-                        except (DecodeError, SlugError, ValidationError) as exc:
-                            reason = str(exc)
+                    current, reason = self._rows.decoded(row_slug, payload_json)
                 tx = _RowTransaction(slug, current, reason, int(time.time() * 1000))
                 yield tx
                 if not dry_run and tx.changed:
@@ -721,15 +653,15 @@ def _check_connection(
         checked = CheckedDatabase({}, {}, {}, int(page_size), schema_problems=problems)
         for i, (slug, payload, updated) in enumerate(select_rows(conn)):
             row_slug = slug if isinstance(slug, str) else str(slug)
-            text, text_problem = _payload_text(payload)
-            result_or_reason = text_problem or SQLiteRegistryStore._parse(row_slug, text)
+            text, text_problem = payload_text(payload)
+            result_or_reason = text_problem or decode_or_reason(row_slug, text)
             updated_at_ms, stamp_problem = row_timestamp(updated)
             if stamp_problem and not isinstance(result_or_reason, str):
                 result_or_reason = stamp_problem
             if isinstance(result_or_reason, str):
                 if strict:
                     raise SnapshotError(f"{label}: registry {row_slug!r} has a bad payload: {result_or_reason}")
-                checked.quarantined[_normalised_or_raw(row_slug)] = result_or_reason
+                checked.quarantined[normalised_or_raw(row_slug)] = result_or_reason
             else:
                 registry = result_or_reason
                 checked.registries[registry["slug"]] = updated_at_ms
@@ -813,21 +745,7 @@ def _read_rows(connect: Callable[[], sqlite3.Connection], label: str) -> StoreSn
             conn.close()
     except sqlite3.Error as exc:
         raise SnapshotError(f"{label}: not a usable registry database: {exc}") from exc
-    registries: dict[str, LoadedRegistry] = {}
-    quarantined: dict[str, QuarantinedRow] = {}
-    for raw_slug, raw_payload, raw_updated in rows:
-        row_slug = raw_slug if isinstance(raw_slug, str) else str(raw_slug)
-        payload_json, text_problem = _payload_text(raw_payload)
-        updated, stamp_problem = row_timestamp(raw_updated)
-        result = text_problem or SQLiteRegistryStore._parse(row_slug, payload_json)
-        size = len(payload_json.encode("utf-8"))
-        if isinstance(result, str) or stamp_problem:
-            key = _normalised_or_raw(row_slug)
-            reason = result if isinstance(result, str) else str(stamp_problem)
-            quarantined[key] = QuarantinedRow(key, reason, updated, size)
-        else:
-            registries[result["slug"]] = LoadedRegistry(result["slug"], result, updated, size)
-    return StoreSnapshot(registries, quarantined)
+    return RowLoader(report_quarantine=False).load(rows)
 
 
 def _journal_mode(conn: sqlite3.Connection) -> str:
@@ -845,38 +763,6 @@ class _Reader:
         self.seen: int | None = None
         # The wal-index header read just before `seen` was taken (None: none could be read).
         self.wal_header: bytes | None = None
-
-
-def _payload_text(value: object) -> tuple[str, str | None]:
-    """The payload as text, and the quarantine reason when it is not UTF-8 text."""
-    if isinstance(value, str):
-        return value, None
-    if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8"), None
-        except UnicodeDecodeError as exc:
-            return value.decode("utf-8", "replace"), f"payload_json is not UTF-8 text: {exc.reason} at byte {exc.start}"
-    return str(value), None
-
-
-def row_timestamp(value: object) -> tuple[int, str | None]:
-    """A row's updated_at_ms as (milliseconds, None), or (0, the quarantine reason) when it is not an integer.
-
-    The column is declared INTEGER, but the sqlite3 shell can still store text that is no number ('yesterday'),
-    a REAL (9e999 is infinity) or, in a table without NOT NULL, NULL (read as 0, as the reference's scan does).
-    """
-    if value is None:
-        return 0, None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value, None
-    return 0, f"updated_at_ms is not an integer: {value!r}"
-
-
-def _normalised_or_raw(slug: str) -> str:
-    try:
-        return parse_registry_slug(slug)
-    except SlugError:
-        return slug
 
 
 # The SQLite store follows the storage contract (mypy checks this assignment against the protocol).
