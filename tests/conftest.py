@@ -111,3 +111,16 @@ def live_server() -> Iterator[Callable[..., LiveServer]]:
     yield start
     for server in servers:
         server.close()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test (postgresql:// URL), dropped after it (tests/postgres_server.py)."""
+    from postgres_server import create_database, drop_database, require_server, url_of
+
+    require_server()
+    dsn = create_database()
+    try:
+        yield url_of(dsn)
+    finally:
+        drop_database(dsn)

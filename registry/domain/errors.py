@@ -65,5 +65,9 @@ class ReadOnlyStore(RegistryError):
         super().__init__(message)
 
 
+class StoreUnavailable(RegistryError):
+    """The store cannot take a write right now (its database server is unreachable or busy); 503 with the reason."""
+
+
 class StartupError(RegistryError):
     """The service cannot start; the message is the one line shown to the operator."""

@@ -108,12 +108,16 @@ class StoreHealth:
     """Facts for /api/health and the dashboard: where the rows live and how the engine is set up.
 
     `settings` holds the engine's own facts by name (SQLite: journal_mode, busy_timeout_ms); a caller shows
-    them as they are and never branches on them.
+    them as they are and never branches on them. `problem` is set while the engine cannot be used (a database
+    server that went away): the store then serves its last loaded rows and refuses writes; `problem_since_ms`
+    says since when (milliseconds since the epoch).
     """
 
     location: str
     read_only: bool
     settings: dict[str, Any]
+    problem: str | None = None
+    problem_since_ms: int | None = None
 
 
 class RowTransaction(Protocol):
@@ -148,13 +152,17 @@ class RowTransaction(Protocol):
 class RegistryStore(Protocol):
     """A store of registry rows. Every method is safe to call from many threads at once.
 
-    Reads never block on writes: `snapshot()` returns the rows as last committed, and a commit by anyone (another
-    process, another connection, a restore) is seen by the next `snapshot()` call in any thread of this process.
+    Reads never block on writes: `snapshot()` returns the rows as last committed. A commit through this store is
+    seen by its next `snapshot()`; a commit by anyone else (another process, another connection, a restore) is seen
+    by the next `snapshot()` once this process has been told of it, at most `max_staleness_s` later (SQLite: 0, the
+    next call looks at the file; PostgreSQL: the NOTIFY's delivery, milliseconds, with a generation check as the
+    bound should a notification be missed).
     A failure of the engine itself (disk full, database locked past the busy timeout) surfaces as StorageError
     with its `kind`, never as the driver's own exception type: the web layer maps it without knowing the engine.
     """
 
     read_only: bool
+    max_staleness_s: float
     # True when `open()` created the database (it held nothing before): the caller may seed it.
     created: bool
 

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self, TypeVar
@@ -32,12 +32,12 @@ from registry.storage.interface import (
     CheckedDatabase,
     Progress,
     RegistryStore,
-    RowWrite,
     SnapshotError,
     StorageError,
     StoreHealth,
     StoreSnapshot,
 )
+from registry.storage.pending_write import PendingRowWrite
 from registry.storage.row_loading import (
     RowLoader,
     decode_or_reason,
@@ -134,6 +134,10 @@ def describe_open_error(path: Path, exc: Exception, *, read_only: bool = False) 
 
 class SQLiteRegistryStore:
     """One SQLite registry database: migration at open, fresh snapshots on read, whole-row writes."""
+
+    # Every snapshot() looks at the file (the wal-index header or data_version): another process's commit is seen
+    # by the next read.
+    max_staleness_s = 0.0
 
     def __init__(self, target: db.DatabaseTarget) -> None:
         self.target = target
@@ -386,7 +390,7 @@ class SQLiteRegistryStore:
     # --- read-modify-write (admin API and import; registry.service.writes drives these) ---------------------------
 
     @contextmanager
-    def write(self, slug: str, *, dry_run: bool = False) -> Iterator[_RowTransaction]:
+    def write(self, slug: str, *, dry_run: bool = False) -> Iterator[PendingRowWrite]:
         """One write: BEGIN IMMEDIATE, read the row, let the caller decide, write the row, COMMIT, checkpoint.
 
         The caller's block runs inside the transaction, so nothing else commits between the read and the write;
@@ -414,7 +418,7 @@ class SQLiteRegistryStore:
                     # parsed exactly this text already: reuse it (read-only; edits never mutate their input).
                     self.snapshot()
                     current, reason = self._rows.decoded(row_slug, payload_json)
-                tx = _RowTransaction(slug, current, reason, int(time.time() * 1000))
+                tx = PendingRowWrite(slug, current, reason, int(time.time() * 1000))
                 yield tx
                 if not dry_run and tx.changed:
                     if tx.after is None:
@@ -436,25 +440,6 @@ class SQLiteRegistryStore:
         return restore_database(self.target, source, before_copy)
 
 
-class _RowTransaction:
-    """SQLiteRegistryStore.write's handle on one row (RowTransaction in registry/storage/interface.py)."""
-
-    def __init__(self, slug: str, current: Registry | None, reason: str | None, now_ms: int) -> None:
-        self.slug = slug
-        self.current = current
-        self.quarantine_reason = reason
-        self.now_ms = now_ms
-        self.after: Registry | None = current
-        self.changed = False
-
-    def put(self, registry: Registry) -> None:
-        self.after, self.changed = registry, True
-
-    def delete(self) -> None:
-        self.after, self.changed = None, True
-
-    def result(self) -> RowWrite:
-        return RowWrite(self.current, self.after, self.quarantine_reason, self.now_ms)
 
 
 # How long a write waits for readers that pin the WAL before leaving the rest to the next checkpoint.
@@ -567,6 +552,39 @@ def copy_database(target: db.DatabaseTarget, dest_path: Path, progress: Progress
             dest.close()
     finally:
         source.close()
+
+
+def create_snapshot_file(dest_path: Path, rows: Iterable[Any], total: int, progress: Progress | None = None) -> None:
+    """Fill the existing, empty file `dest_path` with `rows` (slug, payload_json, updated_at_ms) in the registry schema.
+
+    How another engine's backup becomes the same kind of file as a SQLite backup: the reference's table, this
+    service's page size and schema version, one rollback-mode file. Like copy_database, the file is private until
+    it is checked and named, so it is written without a journal or syncs.
+    """
+    try:
+        dest = sqlite3.connect(str(dest_path), isolation_level=None)
+        try:
+            dest.execute(f"PRAGMA page_size={NEW_DATABASE_PAGE_SIZE}")
+            dest.execute("PRAGMA journal_mode=OFF")
+            dest.execute("PRAGMA synchronous=OFF")
+            dest.execute("BEGIN")
+            dest.execute(CREATE_TABLE)
+            dest.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            for done, (slug, payload_json, updated_at_ms) in enumerate(rows, 1):
+                dest.execute(
+                    f"INSERT INTO {TABLE} (slug, payload_json, updated_at_ms) VALUES (?, ?, ?)",
+                    (slug, payload_json, updated_at_ms),
+                )
+                if progress and done % 100 == 0:
+                    progress("copy", done, total)
+            dest.execute("COMMIT")
+            dest.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            dest.close()
+    except sqlite3.Error as exc:
+        raise SnapshotError(f"cannot write snapshot {dest_path.name}: {exc}") from exc
+    if progress:
+        progress("copy", total, total)
 
 
 def restore_database(target: db.DatabaseTarget, snapshot_path: Path, before_copy: Callable[[], T]) -> T:
