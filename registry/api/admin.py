@@ -205,7 +205,7 @@ def summary(slug: str, registry: Registry | None, updated_at_ms: int, label: str
 
 
 def _writable_labels() -> set[str]:
-    return {s.label for s in service().sqlite_sources() if not s.store.read_only}
+    return {s.label for s in service().store_sources() if not s.store.read_only}
 
 
 # --- profile routes ------------------------------------------------------------------------------------------------

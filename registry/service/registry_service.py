@@ -7,6 +7,7 @@ import os
 import stat
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,14 @@ from registry.domain.errors import StartupError
 from registry.domain.model import encode_registry
 from registry.domain.yaml_json import DEFAULT_LIMITS, YAMLLimits
 from registry.service.chain import RegistryChain
-from registry.storage.sources import SourceSpec, SQLiteSource, load_yaml_registry, open_source, parse_entries
+from registry.storage.sources import (
+    SourceSpec,
+    SQLiteSource,
+    StoreSource,
+    load_yaml_registry,
+    open_source,
+    parse_entries,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +66,7 @@ class RegistryService:
                 try:
                     source = open_source(spec, yaml_limits)
                 except StartupError as exc:
-                    raise StartupError(f"profile registry source {i} ({spec.raw}): {exc}") from exc
+                    raise StartupError(f"profile registry source {i} ({spec.shown}): {exc}") from exc
                 sources.append(source)
                 if seed_default and isinstance(source, SQLiteSource) and source.store.created and seed_file:
                     seed_database(source, Path(seed_file))
@@ -72,6 +80,10 @@ class RegistryService:
             log.warning("validation error (profile-settings.profile-registries): no registries loaded from sources")
         return cls(chain, default_catalog(), specs)
 
+    def store_sources(self) -> list[StoreSource]:
+        """The database sources (SQLite and PostgreSQL), in chain order: the ones writes can go to."""
+        return [s for s in self.chain.sources if isinstance(s, StoreSource)]
+
     def sqlite_sources(self) -> list[SQLiteSource]:
         """The SQLite sources, in chain order."""
         return [s for s in self.chain.sources if isinstance(s, SQLiteSource)]
@@ -83,23 +95,16 @@ class RegistryService:
     def health(self) -> tuple[int, dict[str, Any]]:
         """GET /api/health: 200 ok/degraded while anything can be served, 503 when no registry can be read."""
         view = self.chain.view()
-        databases = []
-        for source in self.sqlite_sources():
-            health = source.store.health()
-            databases.append(
-                {
-                    "path": health.location,
-                    "journal_mode": health.settings["journal_mode"],
-                    "busy_timeout_ms": health.settings["busy_timeout_ms"],
-                    "read_only": health.read_only,
-                    "permission_warnings": permission_warnings(source.store.target.path),
-                }
-            )
+        databases = [database_health(source) for source in self.store_sources()]
         quarantined = [{"slug": q.slug, "reason": q.reason} for q in view.quarantined.values()]
         # A read-only file is served (reads stay fresh); it is a warning, not a degradation of the read API.
         warnings = [f"database {d['path']} is read-only: served read-only, writes are refused"
                     for d in databases if d["read_only"]]
         problems = self.catalog.problems()
+        # A database server that went away: reads go on from the loaded rows, so degraded, not down.
+        unavailable = [f"database {d['path']} unavailable since {d['unavailable_since']}: {d['unavailable']} "
+                       "(serving the rows loaded before; writes are refused)" for d in databases if d.get("unavailable")]
+        problems = problems + unavailable
         status = "degraded" if quarantined or problems else "ok"
         first = databases[0] if databases else {}
         body = {
@@ -120,6 +125,25 @@ class RegistryService:
         }
         code = 503 if not view.registries and quarantined else 200
         return code, body
+
+
+def database_health(source: StoreSource) -> dict[str, Any]:
+    """One database's entry in /api/health: where it is, its engine's settings, and why it is unavailable if it is."""
+    health = source.store.health()
+    entry: dict[str, Any] = {"path": health.location, "read_only": health.read_only}
+    if isinstance(source, SQLiteSource):
+        entry |= {
+            "journal_mode": health.settings["journal_mode"],
+            "busy_timeout_ms": health.settings["busy_timeout_ms"],
+            "permission_warnings": permission_warnings(source.store.target.path),
+        }
+    else:
+        entry |= {"settings": health.settings, "permission_warnings": []}
+    if health.problem is not None:
+        entry["unavailable"] = health.problem
+        since = datetime.fromtimestamp((health.problem_since_ms or 0) / 1000, UTC)
+        entry["unavailable_since"] = since.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return entry
 
 
 def permission_warnings(path: Path) -> list[str]:

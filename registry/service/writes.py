@@ -23,7 +23,7 @@ from registry.domain.payload_validation import PayloadValidator
 from registry.service.chain import ChainView
 from registry.service.registry_service import RegistryService
 from registry.storage.interface import RowWrite
-from registry.storage.sources import SQLiteSource
+from registry.storage.sources import StoreSource
 
 Edit = Callable[[Registry | None, int], Registry | None]
 
@@ -69,22 +69,22 @@ class RegistryWriter:
 
     # --- where a registry lives ------------------------------------------------------------------------------
 
-    def _source_for(self, view: ChainView, slug: str, *, create: bool = False) -> tuple[int, SQLiteSource]:
-        """The source holding `slug` and its place in the chain; with `create`, the top writable SQLite source."""
+    def _source_for(self, view: ChainView, slug: str, *, create: bool = False) -> tuple[int, StoreSource]:
+        """The source holding `slug` and its place in the chain; with `create`, the top writable database source."""
         sources = self.service.chain.sources
         label = view.source_of.get(slug)
         if label is not None:
             index, source = next((i, s) for i, s in enumerate(sources) if s.label == label)
-            if not isinstance(source, SQLiteSource):
+            if not isinstance(source, StoreSource):
                 raise NotWritable(f'registry "{slug}" comes from the YAML source {label}; edit that file instead')
             if source.store.read_only:
-                raise NotWritable(f'registry "{slug}" lives in {source.store.target.path}, which is read-only')
+                raise NotWritable(f'registry "{slug}" lives in {source.location}, which is read-only')
             return index, source
         if not create:
             raise RegistryNotFound()
-        writable = [(i, s) for i, s in enumerate(sources) if isinstance(s, SQLiteSource) and not s.store.read_only]
+        writable = [(i, s) for i, s in enumerate(sources) if isinstance(s, StoreSource) and not s.store.read_only]
         if not writable:
-            raise NotWritable("no writable SQLite source to create the registry in")
+            raise NotWritable("no writable database source to create the registry in")
         return writable[-1]
 
     # --- the transaction ---------------------------------------------------------------------------------------
@@ -134,8 +134,9 @@ class RegistryWriter:
     def _precheck(self, view: ChainView, registry_slug: str, profile_slug: str | None, expected: int | None) -> None:
         """Answer a stale `expected_version` from the view, without queueing for the write lock.
 
-        The view is the latest committed state, so the 409 is as true as one from inside the transaction;
-        a version that matches here is checked again inside it. Under contention most attempts end here.
+        Only a version older than the view's is answered here: versions grow, so that 409 is as true as one
+        from inside the transaction. A newer one may be the view lagging another instance's commit (PostgreSQL:
+        the NOTIFY is milliseconds away), so the transaction answers it. Under contention most attempts end here.
         """
         if expected is None:
             return
@@ -143,11 +144,14 @@ class RegistryWriter:
         if loaded is None:
             return
         if profile_slug is None:
-            edits.check_version("registry", registry_slug, expected, edits.version_of(loaded.registry))
-            return
-        profile = loaded.registry["profiles"].get(profile_slug)
-        if profile is not None:
-            edits.check_version("profile", profile_slug, expected, edits.version_of(profile))
+            resource, slug, actual = "registry", registry_slug, edits.version_of(loaded.registry)
+        else:
+            profile = loaded.registry["profiles"].get(profile_slug)
+            if profile is None:
+                return
+            resource, slug, actual = "profile", profile_slug, edits.version_of(profile)
+        if expected < actual:
+            raise VersionConflict(resource, slug, expected, actual)
 
     @staticmethod
     def _existing(current: Registry | None) -> Registry:

@@ -212,7 +212,10 @@ class PostgresRegistryStore:
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection]:
         if self._problem is not None:
-            raise StoreUnavailable(f"PostgreSQL at {self.target.location} is unavailable: {self._problem}")
+            raise StoreUnavailable(
+                f"not stored: PostgreSQL at {self.target.location} is unavailable since "
+                f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime((self._problem_since_ms or 0) / 1000))}: {self._problem}"
+            )
         if self._pool is None or self._closed:
             raise RegistryError("postgresql profile store closed")
         with self._pool.connection() as conn:
@@ -266,11 +269,11 @@ class PostgresRegistryStore:
                 # Committed: this instance's next read reloads (the NOTIFY reaches our listener too, a little later).
                 self._mark_stale()
         except psycopg.errors.LockNotAvailable as exc:
-            raise StoreUnavailable(f"the registry is busy (another writer held it for {pg.LOCK_TIMEOUT_MS} ms); "
-                                   "try again") from exc
+            raise StoreUnavailable(f"not stored: the registry is busy (another writer held it for "
+                                   f"{pg.LOCK_TIMEOUT_MS} ms); try again") from exc
         except psycopg_pool.PoolTimeout as exc:
-            raise StoreUnavailable(f"no connection to PostgreSQL at {self.target.location} within {POOL_WAIT_S:g} s: "
-                                   f"{pg.one_line(exc)}") from exc
+            raise StoreUnavailable(f"not stored: no connection to PostgreSQL at {self.target.location} within "
+                                   f"{POOL_WAIT_S:g} s: {pg.one_line(exc)}") from exc
         except psycopg.OperationalError as exc:
             # Lost before or during COMMIT: the write may or may not be stored, so say exactly that.
             self.unreachable(exc)

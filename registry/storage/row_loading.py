@@ -38,7 +38,8 @@ def parse_row(row_slug: str, payload_json: str) -> Registry:
 class RowLoader:
     """The last rows loaded, what each row's text decoded to, and the snapshot built from them."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, report_quarantine: bool = True) -> None:
+        self.report_quarantine = report_quarantine  # False: a one-off read (a comparison) that logs nothing
         self.snapshot = StoreSnapshot()
         self._rows: Sequence[Any] | None = None
         self._parsed: dict[str, tuple[str, Registry | str]] = {}
@@ -69,7 +70,7 @@ class RowLoader:
             if isinstance(result, str):
                 key = normalised_or_raw(row_slug)
                 quarantined[key] = QuarantinedRow(key, result, updated, size)
-                if (key, result) not in self._reported:
+                if self.report_quarantine and (key, result) not in self._reported:
                     self._reported.add((key, result))
                     log.error("registry %r quarantined: %s", key, result)
             else:

@@ -18,7 +18,10 @@ from registry.domain.model import (
 )
 from registry.domain.yaml_json import DEFAULT_LIMITS, YAMLLimits, YAMLRefused, load_json_yaml
 from registry.storage import sqlite_db as db
-from registry.storage.interface import LoadedRegistry, QuarantinedRow, StoreSnapshot
+from registry.storage.interface import LoadedRegistry, QuarantinedRow, RegistryStore, StoreSnapshot
+from registry.storage.postgres_db import is_postgres_dsn, redact
+from registry.storage.postgres_db import target_from_dsn as postgres_target_from_dsn
+from registry.storage.postgres_store import PostgresRegistryStore
 from registry.storage.sqlite_files import has_sqlite_header
 from registry.storage.sqlite_store import SQLiteRegistryStore
 
@@ -27,11 +30,16 @@ SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """One parsed entry: its kind (`yaml`, `sqlite`, `sqlite-dsn`) and the path or DSN."""
+    """One parsed entry: its kind (`yaml`, `sqlite`, `sqlite-dsn`, `postgresql`) and the path or DSN."""
 
     kind: str
     location: str
     raw: str
+
+    @property
+    def shown(self) -> str:
+        """The entry as messages may show it: a PostgreSQL DSN without its password."""
+        return redact(self.raw.strip()) if self.kind == "postgresql" else self.raw
 
 
 def split_entries(values: list[str]) -> list[str]:
@@ -47,6 +55,8 @@ def parse_entry(entry: str) -> SourceSpec:
     """Classify one entry in the reference's order: prefixes, SQLite suffix, header sniffing, else YAML."""
     raw = entry
     entry = entry.strip()
+    if is_postgres_dsn(entry):
+        return SourceSpec("postgresql", entry, raw)
     for prefix, kind, empty in (
         ("yaml://", "yaml", "yaml profile registry source path is empty"),
         ("yaml:", "yaml", "yaml profile registry source path is empty"),
@@ -92,18 +102,45 @@ class RegistrySource(Protocol):
     def close(self) -> None: ...
 
 
-class SQLiteSource:
-    """A SQLite database as a source; reads are fresh (see store.py)."""
+class StoreSource:
+    """A RegistryStore as a source: reads are fresh, and writable unless the store is read-only."""
 
-    def __init__(self, store: SQLiteRegistryStore, label: str) -> None:
+    store: RegistryStore
+
+    def __init__(self, store: RegistryStore, label: str) -> None:
         self.store = store
         self.label = label
+
+    @property
+    def location(self) -> str:
+        """Where the rows live, for messages (a path, or a DSN without its password)."""
+        raise NotImplementedError
 
     def snapshot(self) -> StoreSnapshot:
         return self.store.snapshot()
 
     def close(self) -> None:
         self.store.close()
+
+
+class SQLiteSource(StoreSource):
+    """A SQLite database file (the one kind that backups, restores and inspection act on in place)."""
+
+    store: SQLiteRegistryStore
+
+    @property
+    def location(self) -> str:
+        return str(self.store.target.path)
+
+
+class PostgresSource(StoreSource):
+    """A PostgreSQL database (registry/storage/postgres_store.py)."""
+
+    store: PostgresRegistryStore
+
+    @property
+    def location(self) -> str:
+        return self.store.target.location
 
 
 class YAMLSource:
@@ -221,4 +258,7 @@ def open_source(spec: SourceSpec, yaml_limits: YAMLLimits = DEFAULT_LIMITS) -> R
             except SlugError:
                 raise exc from None  # no name to quarantine it under: the start stops with the reason
             return YAMLSource.quarantined(slug, exc.reason, spec.raw, size)
+    if spec.kind == "postgresql":
+        # The label is shown by the API and health: never the password a DSN may hold.
+        return PostgresSource(PostgresRegistryStore(postgres_target_from_dsn(spec.location)).open(), spec.shown)
     return SQLiteSource(SQLiteRegistryStore(sqlite_target(spec)).open(), spec.raw)

@@ -440,8 +440,6 @@ class SQLiteRegistryStore:
         return restore_database(self.target, source, before_copy)
 
 
-
-
 # How long a write waits for readers that pin the WAL before leaving the rest to the next checkpoint.
 CHECKPOINT_WAIT_MS = 250
 

@@ -18,6 +18,7 @@ from registry.domain.errors import (
     RegistryError,
     RegistryNotFound,
     RegistryQuarantined,
+    StoreUnavailable,
     ValidationError,
     VersionConflict,
 )
@@ -49,6 +50,8 @@ def status_of(exc: RegistryError) -> tuple[int, str, dict[str, object]]:
         for where, reason in exc.problems:
             grouped.setdefault(where, []).append(reason)
         return 422, str(exc), {"pointer": exc.pointer, "errors": {"json": grouped}}
+    if isinstance(exc, StoreUnavailable):
+        return 503, str(exc), {}
     if isinstance(exc, RegistryQuarantined):
         return 500, f"{UNAVAILABLE}: {exc}", {}
     return 500, UNAVAILABLE, {}
