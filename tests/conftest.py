@@ -124,3 +124,16 @@ def pg_url() -> Iterator[str]:
         yield url_of(dsn)
     finally:
         drop_database(dsn)
+
+
+@pytest.fixture
+def private_pg() -> Iterator[object]:
+    """A started PostgreSQL server of this test's own (tests/postgres_server.py PrivateServer), removed after it."""
+    from postgres_server import PrivateServer
+
+    server = PrivateServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()

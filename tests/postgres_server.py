@@ -8,8 +8,13 @@ PROFILE_REGISTRY_REQUIRE_POSTGRES=1 (set by .ci/run), which turns that skip into
 
 from __future__ import annotations
 
+import glob
 import itertools
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
 from functools import cache
 
 import psycopg
@@ -71,3 +76,52 @@ def url_of(database_dsn: str) -> str:
     p = conninfo.conninfo_to_dict(database_dsn)
     auth = str(p.get("user", "")) + (f":{p['password']}" if p.get("password") else "")
     return f"postgresql://{auth + '@' if auth else ''}{p.get('host', 'localhost')}:{p.get('port', 5432)}/{p['dbname']}"
+
+
+class PrivateServer:
+    """A PostgreSQL server of the test's own, on a spare loopback port, that the test may stop and start.
+
+    Made from the installed binaries (/usr/lib/postgresql/*/bin): initdb with trust authentication in a fresh
+    folder. initdb and postgres refuse to run as root, so as root they run as the `postgres` user.
+    """
+
+    def __init__(self) -> None:
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
+        if not bins or not os.path.exists(os.path.join(bins[-1], "initdb")):
+            message = "no PostgreSQL binaries under /usr/lib/postgresql/*/bin (apt-get install postgresql)"
+            if REQUIRED:
+                pytest.fail(message, pytrace=False)
+            pytest.skip(message)
+        self.bin = bins[-1]
+        # Not under pytest's tmp_path: its parents are root-only, and the server runs as another user.
+        self.folder = tempfile.mkdtemp(prefix="profile-registry-pg-")
+        self.as_owner: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, user="postgres")
+            self.as_owner = ["runuser", "-u", "postgres", "--"]
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._run("initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync")
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def data(self) -> str:
+        return os.path.join(self.folder, "data")
+
+    def _run(self, tool: str, *args: str) -> None:
+        subprocess.run([*self.as_owner, os.path.join(self.bin, tool), *args], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+
+    def start(self) -> None:
+        options = f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.folder}"
+        self._run("pg_ctl", "-D", self.data, "-l", os.path.join(self.folder, "log"), "-w", "-o", options, "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """`fast` disconnects every client and shuts down cleanly; `immediate` is a crash (recovery at start)."""
+        self._run("pg_ctl", "-D", self.data, "-m", mode, "-w", "stop")
+
+    def remove(self) -> None:
+        subprocess.run([*self.as_owner, os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-m", "immediate",
+                        "-w", "stop"], capture_output=True, check=False, timeout=60)
+        shutil.rmtree(self.folder, ignore_errors=True)

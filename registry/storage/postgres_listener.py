@@ -48,6 +48,7 @@ class ChangeListener:
         self.mode = RECONNECTING
         self.connected = False
         self.reconnects = 0  # connections made after the first one
+        self.notifications = 0  # NOTIFYs received (each one woke the listener, or arrived with a check)
         self._stop = threading.Event()
         # close() wakes the thread out of select() through this pair (a socket, so select() works on Windows too).
         self._wake_read, self._wake_write = socket.socketpair()
@@ -77,7 +78,7 @@ class ChangeListener:
                     first = False
                     pause = RETRY_MIN_S
                     self._serve(conn)
-            except psycopg.Error as exc:
+            except (psycopg.Error, OSError, ValueError) as exc:  # select() on a socket the server closed: OSError
                 self.connected = False
                 self.mode = RECONNECTING
                 if self._stop.is_set():
@@ -107,9 +108,8 @@ class ChangeListener:
             self.store.generation_seen(generation)
             self.store.refresh_if_stale()
             if self.mode == LISTENING:
-                # Notifications already received arrived with the query's reply; drop them: the query just ran.
-                for _ in conn.notifies(timeout=0):
-                    pass
+                # Notifications that arrived with the query's reply are answered by the query that just ran.
+                self.notifications += sum(1 for _ in conn.notifies(timeout=0))
             ready, _, _ = select.select([conn.fileno(), self._wake_read.fileno()], [], [], CHECK_INTERVAL_S)
             if self._wake_read.fileno() in ready:
                 return

@@ -48,6 +48,9 @@ T = TypeVar("T")
 # this wait for a free connection up to POOL_WAIT_S, then get 503.
 POOL_MAX = 10
 POOL_WAIT_S = 5.0
+# A reload waits this long at most for a connection: readers queue behind it, so it must give up soon when the
+# server has just gone away (they are then served the rows loaded before).
+RELOAD_WAIT_S = 1.0
 # Rows fetched per round trip when reading the whole table (a reload, a backup).
 FETCH_ROWS = 500
 
@@ -153,7 +156,7 @@ class PostgresRegistryStore:
                     # waiting for a pool connection here could wait on writers queued behind that very lock).
                     self._read_rows(tx_conn)
                     return
-                with self._connection() as conn:
+                with self._connection(RELOAD_WAIT_S) as conn:
                     self._reload_with(conn)
             except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
                 # Unavailable until the listener's next successful check (at most CHECK_INTERVAL_S away).
@@ -210,7 +213,7 @@ class PostgresRegistryStore:
             self._problem_since_ms = None
 
     @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection]:
+    def _connection(self, wait_s: float = POOL_WAIT_S) -> Iterator[psycopg.Connection]:
         if self._problem is not None:
             raise StoreUnavailable(
                 f"not stored: PostgreSQL at {self.target.location} is unavailable since "
@@ -218,7 +221,7 @@ class PostgresRegistryStore:
             )
         if self._pool is None or self._closed:
             raise RegistryError("postgresql profile store closed")
-        with self._pool.connection() as conn:
+        with self._pool.connection(timeout=wait_s) as conn:
             yield conn
 
     def health(self) -> StoreHealth:
@@ -230,6 +233,8 @@ class PostgresRegistryStore:
             "schema": self.schema,
             "change_detection": listener.mode if listener else "stopped",
             "listener_connected": bool(listener and listener.connected),
+            "listener_reconnects": listener.reconnects if listener else 0,
+            "notifications": listener.notifications if listener else 0,
             "loaded_generation": self._loaded_generation,
             "lock_timeout_ms": pg.LOCK_TIMEOUT_MS,
             "pool": {
