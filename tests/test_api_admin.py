@@ -376,7 +376,7 @@ def test_yaml_only_chain_cannot_create_registries(tmp_path, make_app):
     yaml_file.write_text("slug: team\nprofiles:\n  a: {}\n", encoding="utf-8")
     client = make_app(yaml_file, WRITABLE=True, ADMIN_TOKENS=[AdminToken("alice", TOKEN)]).test_client()
     r = client.put("/api/registries/new", json={}, headers=AUTH)
-    assert r.status_code == 403 and "no writable SQLite source" in r.get_json()["message"]
+    assert r.status_code == 403 and "no writable database source" in r.get_json()["message"]
 
 
 def test_writable_empty_database_can_create_the_first_registry(db_path, make_app):
