@@ -106,7 +106,7 @@ class ChangeListener:
             generation = conn.execute(f"SELECT generation FROM {pg.GENERATION_TABLE}").fetchone()[0]  # type: ignore[index]
             self.store.reachable()
             self.store.generation_seen(generation)
-            self.store.refresh_if_stale()
+            self.store.refresh_if_stale(conn)
             if self.mode == LISTENING:
                 # Notifications that arrived with the query's reply are answered by the query that just ran.
                 self.notifications += sum(1 for _ in conn.notifies(timeout=0))

@@ -104,22 +104,27 @@ class PostgresRegistryStore:
             raise StartupError(f"cannot connect to PostgreSQL at {self.target.location}: {pg.one_line(exc)}") from exc
         except psycopg.Error as exc:
             raise StartupError(f"PostgreSQL at {self.target.location}: {pg.one_line(exc)}") from exc
-        self._pool = psycopg_pool.ConnectionPool(
+        self._pool = self._new_pool()
+        self._listener = ChangeListener(self.target, self)
+        self._listener.start()
+        if self.read_only:
+            log.warning("%s refuses writes for this role (or is a standby): serving it read-only", self.target.location)
+        return self
+
+    def _new_pool(self) -> psycopg_pool.ConnectionPool:
+        return psycopg_pool.ConnectionPool(
             self.target.conninfo,
             min_size=1,
             max_size=POOL_MAX,
             kwargs={"autocommit": True},
+            # Each checkout is checked (one round trip on writes only), so a write after an outage never gets a
+            # connection the server closed.
             check=psycopg_pool.ConnectionPool.check_connection,
             timeout=POOL_WAIT_S,
             name=f"profile-registry {self.target.location}",
             open=True,
             num_workers=1,
         )
-        self._listener = ChangeListener(self.target, self)
-        self._listener.start()
-        if self.read_only:
-            log.warning("%s refuses writes for this role (or is a standby): serving it read-only", self.target.location)
-        return self
 
     def close(self) -> None:
         """Stop the listener and close the pool; idempotent."""
@@ -186,10 +191,16 @@ class PostgresRegistryStore:
         with self._state_lock:
             self._stale_seq += 1
 
-    def refresh_if_stale(self) -> None:
-        """Reload now when stale (the listener calls this so an idle instance is current before its next request)."""
-        if self._stale_seq != self._loaded_seq and self._problem is None and not self._closed:
-            self._reload()
+    def refresh_if_stale(self, conn: psycopg.Connection) -> None:
+        """Reload through the listener's connection when stale, so an instance is current before its next request.
+
+        The listener's own connection, not the pool: right after an outage the pool may still be reconnecting.
+        """
+        if self._stale_seq == self._loaded_seq or self._closed:
+            return
+        with self._reload_lock:
+            if self._stale_seq != self._loaded_seq:
+                self._reload_with(conn)
 
     # --- availability ---------------------------------------------------------------------------------------
 
@@ -206,11 +217,19 @@ class PostgresRegistryStore:
     def reachable(self) -> None:
         """The listener is connected again: writes go through, and the next check decides whether to reload."""
         with self._state_lock:
-            if self._problem is not None:
+            recovered = self._problem is not None
+            if recovered:
                 log.info("PostgreSQL %s reachable again (unavailable since %s ms)", self.target.location,
                          self._problem_since_ms)
             self._problem = None
             self._problem_since_ms = None
+            if not recovered or self._closed:
+                return
+            # psycopg_pool backs off between failed reconnections (seconds, doubling): a fresh pool connects now,
+            # so writes come back as soon as the server does. The old one closes in the background.
+            old, self._pool = self._pool, self._new_pool()
+        if old is not None:
+            threading.Thread(target=old.close, kwargs={"timeout": 1.0}, daemon=True).start()
 
     @contextmanager
     def _connection(self, wait_s: float = POOL_WAIT_S) -> Iterator[psycopg.Connection]:
