@@ -39,6 +39,10 @@ def create_app(config: dict[str, Any] | None = None, service: RegistryService | 
     from registry.api.common import EXTENSION_KEY
 
     app.extensions[EXTENSION_KEY] = service
+    from registry.web import metrics
+
+    # First, so its clock starts before any other hook can answer a request.
+    metrics.install(app, service)
     register_api(app)
     from registry.dashboard import register_dashboard
 
