@@ -34,7 +34,14 @@ from registry.domain import gojson
 from registry.domain.errors import ReadOnlyStore, RegistryError, StartupError, StoreUnavailable
 from registry.domain.model import Registry, encode_registry
 from registry.storage import postgres_db as pg
-from registry.storage.interface import Progress, RegistryStore, SnapshotError, StoreHealth, StoreSnapshot
+from registry.storage.interface import (
+    Progress,
+    RegistryStore,
+    SnapshotError,
+    StorageError,
+    StoreHealth,
+    StoreSnapshot,
+)
 from registry.storage.pending_write import PendingRowWrite
 from registry.storage.postgres_listener import CHECK_INTERVAL_S, ChangeListener
 from registry.storage.row_loading import RowLoader
@@ -303,6 +310,10 @@ class PostgresRegistryStore:
             self.unreachable(exc)
             raise StoreUnavailable(f"the connection to PostgreSQL at {self.target.location} was lost; the write may "
                                    f"not have been stored, read the registry before retrying ({pg.one_line(exc)})") from exc
+        except psycopg.Error as exc:
+            # Rolled back (a table changed under us, the server's disk full...): the web layer maps StorageError.
+            kind = "full" if isinstance(exc, psycopg.errors.DiskFull) else "other"
+            raise StorageError(f"PostgreSQL at {self.target.location}: {pg.one_line(exc)}", kind) from exc
 
     @contextmanager
     def write(self, slug: str, *, dry_run: bool = False) -> Iterator[PendingRowWrite]:
