@@ -8,11 +8,11 @@ import os
 import sys
 from typing import NoReturn
 
-from registry.cli import backup, backups, check, diff, import_export, inspect, restore, serve
+from registry.cli import backup, backups, check, copy, diff, import_export, inspect, restore, serve
 from registry.domain.errors import StartupError
 
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS = [serve, backup, backups, restore, diff, check, inspect, import_export]
+COMMANDS = [serve, backup, backups, restore, diff, check, inspect, import_export, copy]
 
 
 class OneLineParser(argparse.ArgumentParser):

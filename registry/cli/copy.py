@@ -1,0 +1,101 @@
+"""`profile-registry copy SOURCE DEST`: every registry row from one store to another (SQLite <-> PostgreSQL).
+
+Rows move exactly as stored (slug, payload_json, updated_at_ms; a quarantined row too), through the two store
+operations every engine has: the source writes a consistent snapshot file (`backup_to`, one committed state), and
+the destination takes it in one transaction (`restore_from`): a copy that fails leaves the destination as it was.
+A destination that already holds rows is refused unless `--replace`; `--dry-run` says what would happen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+
+from registry.domain.errors import StartupError
+from registry.storage.interface import RegistryStore, SnapshotError
+from registry.storage.sources import SourceSpec, StoreSource, open_source, parse_entry
+from registry.storage.sqlite_store import open_snapshot_file
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "copy", help="copy every registry from one database to another (SQLite or postgresql://, either way)"
+    )
+    parser.add_argument("source", metavar="SOURCE", help="a SQLite path, sqlite-dsn:..., or postgresql://...")
+    parser.add_argument("dest", metavar="DEST", help="the database to fill (created when missing)")
+    parser.add_argument("--dry-run", action="store_true", help="read both and say what would be copied; write nothing")
+    parser.add_argument("--replace", action="store_true", help="replace every row of a destination that holds rows")
+    parser.set_defaults(run=run)
+
+
+def database_spec(entry: str, role: str) -> SourceSpec:
+    spec = parse_entry(entry)
+    if spec.kind == "yaml":
+        raise StartupError(f"{role} {entry!r} is not a database (a YAML registry goes in with `import`)")
+    if role == "source" and spec.kind in ("sqlite", "sqlite-dsn"):
+        path = Path(spec.location.split("?", 1)[0].removeprefix("file:"))
+        if not path.is_file():
+            raise StartupError(f"source database {path} does not exist")
+    return spec
+
+
+def open_store(spec: SourceSpec) -> RegistryStore:
+    source = open_source(spec)
+    assert isinstance(source, StoreSource)
+    return source.store
+
+
+def run(args: argparse.Namespace) -> int:
+    source_spec = database_spec(args.source, "source")
+    dest_spec = database_spec(args.dest, "destination")
+    source = open_store(source_spec)
+    try:
+        dest = open_store(dest_spec)
+    except BaseException:
+        source.close()
+        raise
+    folder = tempfile.mkdtemp(prefix="profile-registry-copy-")
+    snapshot = Path(folder) / "copy.db"
+    try:
+        # Owner-only, like every snapshot: it holds the prompts.
+        os.close(os.open(snapshot, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        try:
+            source.backup_to(snapshot)
+        except SnapshotError as exc:
+            raise StartupError(f"cannot read {source_spec.shown}: {exc}") from exc
+        slugs = rows_of(snapshot)
+        present = dest.snapshot()
+        held = len(present.registries) + len(present.quarantined)
+        names = ", ".join(slugs) if slugs else "none"
+        if held and not args.replace:
+            raise StartupError(
+                f"destination {dest_spec.shown} already holds {held} registries; pass --replace to replace them all"
+            )
+        if args.dry_run:
+            what = f"replacing its {held} registries" if held else "which is empty"
+            print(f"would copy {len(slugs)} registries ({names}) from {source_spec.shown} to {dest_spec.shown}, {what}")
+            return 0
+        try:
+            dest.restore_from(snapshot, lambda: None)
+        except SnapshotError as exc:
+            raise StartupError(f"copy into {dest_spec.shown} failed, nothing was changed: {exc}") from exc
+        print(f"copied {len(slugs)} registries ({names}) from {source_spec.shown} to {dest_spec.shown}")
+        return 0
+    finally:
+        snapshot.unlink(missing_ok=True)
+        os.rmdir(folder)
+        source.close()
+        dest.close()
+
+
+def rows_of(snapshot: Path) -> list[str]:
+    conn = open_snapshot_file(snapshot)
+    try:
+        return [str(r[0]) for r in conn.execute("SELECT slug FROM profile_registries ORDER BY slug")]
+    except sqlite3.Error as exc:
+        raise StartupError(f"the copied rows cannot be read: {exc}") from exc
+    finally:
+        conn.close()
