@@ -111,11 +111,18 @@ class QuarantineSchema(Schema):
 
 
 class DatabaseHealthSchema(Schema):
-    path = fields.String()
-    journal_mode = fields.String()
-    busy_timeout_ms = fields.Integer()
+    path = fields.String(metadata={"description": "a SQLite file, or a PostgreSQL DSN without its password"})
+    journal_mode = fields.String(metadata={"description": "SQLite only"})
+    busy_timeout_ms = fields.Integer(metadata={"description": "SQLite only"})
     read_only = fields.Boolean()
     permission_warnings = fields.List(fields.String())
+    settings = fields.Dict(metadata={
+        "description": "PostgreSQL only: server_version, schema, change_detection, listener_connected, "
+        "listener_reconnects, notifications, loaded_generation, lock_timeout_ms, pool"
+    })
+    unavailable = fields.String(metadata={"description": "why the database cannot be used now (reads are served "
+                                          "from the rows loaded before, writes are refused)"})
+    unavailable_since = fields.String(metadata={"description": "since when (UTC, ISO 8601)"})
 
 
 class HealthSchema(Schema):

@@ -44,7 +44,10 @@ def database_target(args: argparse.Namespace) -> DatabaseTarget:
     if target is not None:
         return target
     if args.profile_registries:
-        raise StartupError("no SQLite source among --profile-registries (YAML sources have nothing to back up)")
+        raise StartupError(
+            "no SQLite source among --profile-registries (YAML sources have nothing to back up; a PostgreSQL source "
+            "is snapshotted with `profile-registry copy postgresql://... FILE.db`)"
+        )
     return target_from_path(DEFAULTS["DEFAULT_DATABASE"])
 
 

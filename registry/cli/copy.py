@@ -12,6 +12,8 @@ import argparse
 import os
 import sqlite3
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from registry.domain.errors import StartupError
@@ -57,38 +59,48 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         source.close()
         raise
+    try:
+        with snapshot_file(source, source_spec) as snapshot:
+            slugs = rows_of(snapshot)
+            present = dest.snapshot()
+            held = len(present.registries) + len(present.quarantined)
+            names = ", ".join(slugs) if slugs else "none"
+            if held and not args.replace:
+                raise StartupError(
+                    f"destination {dest_spec.shown} already holds {held} registries; pass --replace to replace them all"
+                )
+            if args.dry_run:
+                what = f"replacing its {held} registries" if held else "which is empty"
+                print(f"would copy {len(slugs)} registries ({names}) from {source_spec.shown} to {dest_spec.shown}, "
+                      f"{what}")
+                return 0
+            try:
+                dest.restore_from(snapshot, lambda: None)
+            except SnapshotError as exc:
+                raise StartupError(f"copy into {dest_spec.shown} failed, nothing was changed: {exc}") from exc
+        print(f"copied {len(slugs)} registries ({names}) from {source_spec.shown} to {dest_spec.shown}")
+        return 0
+    finally:
+        source.close()
+        dest.close()
+
+
+@contextmanager
+def snapshot_file(store: RegistryStore, spec: SourceSpec) -> Iterator[Path]:
+    """The store's rows as one committed state, in a private temporary SQLite snapshot file removed afterwards."""
     folder = tempfile.mkdtemp(prefix="profile-registry-copy-")
     snapshot = Path(folder) / "copy.db"
     try:
         # Owner-only, like every snapshot: it holds the prompts.
         os.close(os.open(snapshot, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         try:
-            source.backup_to(snapshot)
+            store.backup_to(snapshot)
         except SnapshotError as exc:
-            raise StartupError(f"cannot read {source_spec.shown}: {exc}") from exc
-        slugs = rows_of(snapshot)
-        present = dest.snapshot()
-        held = len(present.registries) + len(present.quarantined)
-        names = ", ".join(slugs) if slugs else "none"
-        if held and not args.replace:
-            raise StartupError(
-                f"destination {dest_spec.shown} already holds {held} registries; pass --replace to replace them all"
-            )
-        if args.dry_run:
-            what = f"replacing its {held} registries" if held else "which is empty"
-            print(f"would copy {len(slugs)} registries ({names}) from {source_spec.shown} to {dest_spec.shown}, {what}")
-            return 0
-        try:
-            dest.restore_from(snapshot, lambda: None)
-        except SnapshotError as exc:
-            raise StartupError(f"copy into {dest_spec.shown} failed, nothing was changed: {exc}") from exc
-        print(f"copied {len(slugs)} registries ({names}) from {source_spec.shown} to {dest_spec.shown}")
-        return 0
+            raise StartupError(f"cannot read {spec.shown}: {exc}") from exc
+        yield snapshot
     finally:
         snapshot.unlink(missing_ok=True)
         os.rmdir(folder)
-        source.close()
-        dest.close()
 
 
 def rows_of(snapshot: Path) -> list[str]:

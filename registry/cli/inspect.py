@@ -7,8 +7,11 @@ import json
 import textwrap
 
 from registry.cli.backup import add_database_options, existing_database, fail
+from registry.cli.copy import open_store, snapshot_file
 from registry.storage.interface import StorageError
-from registry.storage.row_inspection import inspect_database
+from registry.storage.row_inspection import RowReport, inspect_database
+from registry.storage.sources import first_sqlite_target, parse_entries
+from registry.storage.sqlite_db import target_from_path
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -20,12 +23,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    postgres = None if args.db else next(
+        (spec for spec in parse_entries(args.profile_registries) if spec.kind == "postgresql"), None
+    )
+    if postgres is not None and first_sqlite_target(parse_entries(args.profile_registries)) is None:
+        # PostgreSQL: inspect a snapshot of its rows (one committed state), every row exactly as stored.
+        store = open_store(postgres)
+        try:
+            with snapshot_file(store, postgres) as snapshot:
+                return report(args, inspect_database(target_from_path(snapshot), args.slug), postgres.shown)
+        finally:
+            store.close()
     target = existing_database(args)
-    path = target.path
     try:
         reports = inspect_database(target, args.slug)
     except StorageError as exc:
-        return fail("inspect", f"cannot read {path}: {exc}")
+        return fail("inspect", f"cannot read {target.path}: {exc}")
+    return report(args, reports, str(target.path))
+
+
+def report(args: argparse.Namespace, reports: list[RowReport], path: str) -> int:
+    """Print the rows (a table, or JSON with --json); 1 when a row is bad (or --slug matched none)."""
     if args.json:
         print(json.dumps([r.to_dict() for r in reports], indent=2))
         return 0 if all(r.ok for r in reports) else 1
