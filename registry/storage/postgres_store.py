@@ -378,7 +378,7 @@ class PostgresRegistryStore:
                         f"INSERT INTO {pg.TABLE} (slug, payload_json, updated_at_ms) VALUES (%s, %s, %s)",
                         [(str(s), _text(p), int(u or 0)) for s, p, u in rows],
                     )
-        except (psycopg.Error, StoreUnavailable, ValueError) as exc:
+        except (psycopg.Error, StorageError, StoreUnavailable, ValueError) as exc:
             raise SnapshotError(f"restore of {source.name} into {self.target.location} failed: {exc}") from exc
         return value
 
