@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ from pathlib import Path
 from registry.domain.errors import StartupError
 from registry.storage.interface import RegistryStore, SnapshotError
 from registry.storage.sources import SourceSpec, StoreSource, open_source, parse_entry
-from registry.storage.sqlite_store import open_snapshot_file
+from registry.storage.sqlite_store import read_snapshot_file
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -104,10 +103,9 @@ def snapshot_file(store: RegistryStore, spec: SourceSpec) -> Iterator[Path]:
 
 
 def rows_of(snapshot: Path) -> list[str]:
-    conn = open_snapshot_file(snapshot)
+    """The slugs in a snapshot file (quarantined rows too), sorted."""
     try:
-        return [str(r[0]) for r in conn.execute("SELECT slug FROM profile_registries ORDER BY slug")]
-    except sqlite3.Error as exc:
+        rows = read_snapshot_file(snapshot)
+    except SnapshotError as exc:
         raise StartupError(f"the copied rows cannot be read: {exc}") from exc
-    finally:
-        conn.close()
+    return sorted({*rows.registries, *rows.quarantined})
