@@ -58,7 +58,7 @@ POOL_WAIT_S = 5.0
 # A reload waits this long at most for a connection: readers queue behind it, so it must give up soon when the
 # server has just gone away (they are then served the rows loaded before).
 RELOAD_WAIT_S = 1.0
-# Rows fetched per round trip when reading the whole table (a reload, a backup).
+# Rows fetched per round trip by a backup's server-side cursor.
 FETCH_ROWS = 500
 
 SELECT_ROWS = f'SELECT slug, payload_json, updated_at_ms FROM {pg.TABLE} ORDER BY slug COLLATE "C"'
