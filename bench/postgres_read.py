@@ -73,7 +73,9 @@ def parallel_load(ports: list[int], path: str, clients: int, seconds: float, war
     return [x for chunk in results for x in chunk]
 
 
-def run(seconds: float = 6.0, clients: int = 16, threads: int = 8, warmup: float = 0.5, rounds: int = 3) -> dict[str, Any]:
+def run(
+    seconds: float = 6.0, clients: int = 16, threads: int = 8, warmup: float = 0.5, rounds: int = 3
+) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="bench-postgres-read-"))
     url = fresh_database()
     try:

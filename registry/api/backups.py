@@ -155,8 +155,11 @@ def _guarded(fn):  # type: ignore[no-untyped-def]
         try:
             return fn(*args, **kwargs)
         except NoDatabase:
-            return json_error(409, "no SQLite registry source to back up (backups here act on SQLite sources; a "
-                                   "PostgreSQL source is snapshotted with `profile-registry copy` or PostgreSQL's tools)")
+            return json_error(
+                409,
+                "no SQLite registry source to back up (backups here act on SQLite sources; a PostgreSQL source "
+                "is snapshotted with `profile-registry copy` or PostgreSQL's tools)",
+            )
         except backups.SnapshotNotFound as exc:
             return json_error(404, str(exc))
         except backups.BackupWriteError as exc:

@@ -103,7 +103,8 @@ class RegistryService:
         problems = self.catalog.problems()
         # A database server that went away: reads go on from the loaded rows, so degraded, not down.
         unavailable = [f"database {d['path']} unavailable since {d['unavailable_since']}: {d['unavailable']} "
-                       "(serving the rows loaded before; writes are refused)" for d in databases if d.get("unavailable")]
+                       "(serving the rows loaded before; writes are refused)"
+                       for d in databases if d.get("unavailable")]
         problems = problems + unavailable
         status = "degraded" if quarantined or problems else "ok"
         first = databases[0] if databases else {}

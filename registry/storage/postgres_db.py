@@ -142,7 +142,9 @@ def migrate(conn: psycopg.Connection, target: PostgresTarget) -> tuple[bool, str
             if wrong:
                 found = ", ".join(f"{name} {kind}" for name, kind in sorted(columns.items()))
                 want = ", ".join(f"{name} {kind}" for name, kind in EXPECTED_COLUMNS.items())
-                raise StartupError(f"{target.location}: table {schema}.{TABLE} has columns ({found}), expected ({want})")
+                raise StartupError(
+                    f"{target.location}: table {schema}.{TABLE} has columns ({found}), expected ({want})"
+                )
         if created or not has_change_trigger(conn):
             try:
                 for statement in SCHEMA_STATEMENTS:

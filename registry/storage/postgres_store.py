@@ -241,9 +241,9 @@ class PostgresRegistryStore:
     @contextmanager
     def _connection(self, wait_s: float = POOL_WAIT_S) -> Iterator[psycopg.Connection]:
         if self._problem is not None:
+            since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((self._problem_since_ms or 0) / 1000))
             raise StoreUnavailable(
-                f"not stored: PostgreSQL at {self.target.location} is unavailable since "
-                f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime((self._problem_since_ms or 0) / 1000))}: {self._problem}"
+                f"not stored: PostgreSQL at {self.target.location} is unavailable since {since}: {self._problem}"
             )
         if self._pool is None or self._closed:
             raise RegistryError("postgresql profile store closed")
@@ -308,8 +308,10 @@ class PostgresRegistryStore:
         except psycopg.OperationalError as exc:
             # Lost before or during COMMIT: the write may or may not be stored, so say exactly that.
             self.unreachable(exc)
-            raise StoreUnavailable(f"the connection to PostgreSQL at {self.target.location} was lost; the write may "
-                                   f"not have been stored, read the registry before retrying ({pg.one_line(exc)})") from exc
+            raise StoreUnavailable(
+                f"the connection to PostgreSQL at {self.target.location} was lost; the write may not have been "
+                f"stored, read the registry before retrying ({pg.one_line(exc)})"
+            ) from exc
         except psycopg.Error as exc:
             # Rolled back (a table changed under us, the server's disk full...): the web layer maps StorageError.
             kind = "full" if isinstance(exc, psycopg.errors.DiskFull) else "other"

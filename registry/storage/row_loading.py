@@ -86,7 +86,10 @@ class RowLoader:
         The registry returned may be shared with the loaded snapshot: callers must not mutate it (edits never do).
         """
         cached = self._parsed.get(row_slug)
-        result = cached[1] if cached is not None and cached[0] == payload_json else decode_or_reason(row_slug, payload_json)
+        if cached is not None and cached[0] == payload_json:
+            result = cached[1]
+        else:
+            result = decode_or_reason(row_slug, payload_json)
         return (None, result) if isinstance(result, str) else (result, None)
 
 
