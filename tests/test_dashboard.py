@@ -403,6 +403,7 @@ def test_restore_only_one_profile_from_the_confirmation_page_and_a_stale_page_is
     shown_ms = stored_updated_at(seeded_db, "default") + 1000
     write_row(seeded_db, "default", payload, shown_ms)
     log_in(client)
+    app.config["WRITABLE"] = False
     html = client.get(f"/backups/{info.name}/restore").get_data(as_text=True)
     assert "Restore only this profile" not in html  # partial restores are writes: only with --writable
     app.config["WRITABLE"] = True
