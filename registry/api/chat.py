@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import flask
 from flask import Flask, Response, current_app, request
 from flask.views import MethodView
 from marshmallow import Schema, fields
@@ -147,8 +148,9 @@ def json_object() -> dict[str, Any]:
 
 
 def string_field(body: dict[str, Any], name: str) -> str:
-    """An optional string field; another JSON type fails decoding in the reference (400 `bad request`)."""
-    value = body.get(name)
+    """An optional string field, its key matched as Go's decoder does (case-insensitively); another JSON type
+    fails decoding in the reference (400 `bad request`)."""
+    value = gojson.field(body, name)
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -161,9 +163,10 @@ def _view_has_registries() -> bool:
     return bool(view.registries or view.quarantined)
 
 
-def run_plan(raw_profile: str, raw_registry: str) -> RunPlan:
+def run_plan(body_profile: str, body_registry: str) -> RunPlan:
     """Select and compose the runtime of one message; every failure is 400 with the reference's text."""
-    profile = raw_profile.strip()
+    # The reference trims both selections first; its 400 texts quote the trimmed value.
+    profile, registry = body_profile.strip(), body_registry.strip()
     if profile.lower() == MOCK_PARITY_SLUG:
         delay = float(current_app.config.get("CHAT_MOCK_CHUNK_DELAY_MS", 5)) / 1000
         return RunPlan(
@@ -177,14 +180,14 @@ def run_plan(raw_profile: str, raw_registry: str) -> RunPlan:
         try:
             profile_slug = parse_profile_slug(profile)
         except SlugError as exc:
-            raise ChatError(400, f"invalid profile: {raw_profile}: {exc}") from exc
-    if raw_registry.strip():
+            raise ChatError(400, f"invalid profile: {profile}: {exc}") from exc
+    if registry:
         if not has_registries:
             raise ChatError(400, "registry selection requires configured profile registries")
         try:
-            registry_slug = parse_registry_slug(raw_registry)
+            registry_slug = parse_registry_slug(registry)
         except SlugError as exc:
-            raise ChatError(400, f"invalid registry: {raw_registry}: {exc}") from exc
+            raise ChatError(400, f"invalid registry: {registry}: {exc}") from exc
     view = service().chain.view()
     try:
         resolved = resolve_profile(view, registry_slug, profile_slug)
@@ -239,13 +242,11 @@ class Messages(MethodView):
         registry = string_field(body, "registry")
         string_field(body, "idempotencyKey")
         string_field(body, "application_profile")
-        attachments = body.get("attachments") or []
+        attachments = gojson.field(body, "attachments") or []
         if not isinstance(attachments, list) or not all(isinstance(a, dict) for a in attachments):
             raise ChatError(400, "bad request")
         for attachment in attachments:
-            if not isinstance(attachment.get("attachment_id", ""), str):
-                raise ChatError(400, "bad request")
-            if not (attachment.get("attachment_id") or "").strip():
+            if not string_field(attachment, "attachment_id").strip():
                 raise ChatError(400, "attachment_id must not be empty")
         if not prompt.strip() and not attachments:
             raise ChatError(400, "missing prompt or attachments")
@@ -258,3 +259,9 @@ class Messages(MethodView):
         if profile.strip():
             out["profile"] = profile.strip()
         return chat_json(out)
+
+
+# The reference's mux trims slashes around the part after /api/chat/sessions/, so `/<id>/` and `/<id>/messages/`
+# are the same routes. Registered on Flask's own add_url_rule so the OpenAPI document lists each route once.
+flask.Blueprint.add_url_rule(blp, "/<session_id>/", view_func=Session.as_view("session_slash"))
+flask.Blueprint.add_url_rule(blp, "/<session_id>/messages/", view_func=Messages.as_view("messages_slash"))

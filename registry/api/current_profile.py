@@ -9,6 +9,7 @@ from registry.api.common import BadArgument, Blueprint, current_view, registry_a
 from registry.api.errors import json_body
 from registry.api.fastdoc import documented_only
 from registry.api.schemas import CurrentProfileSchema, ErrorBodySchema
+from registry.domain import gojson
 from registry.domain.documents import MOCK_PARITY_SLUG
 from registry.domain.errors import ProfileNotFound, RegistryError, RegistryNotFound, SlugError
 from registry.domain.model import parse_profile_slug, parse_registry_slug
@@ -72,13 +73,17 @@ class CurrentProfile(MethodView):
             body = parse_body(request.get_data())
         except BadJSON as exc:
             raise BadArgument("bad request" if exc.malformed else f"bad request: {exc}") from exc
-        if not isinstance(body, dict) or not isinstance(body.get("profile", ""), str):
+        # Field names match as Go's decoder matches them: `Profile` and `PROFILE` are `profile`.
+        if not isinstance(body, dict):
+            raise BadArgument("bad request")
+        raw_profile = gojson.field(body, "profile")
+        if raw_profile is not None and not isinstance(raw_profile, str):
             raise BadArgument("bad request")
         try:
-            profile_slug = parse_profile_slug(body.get("profile") or "")
+            profile_slug = parse_profile_slug(raw_profile or "")
         except SlugError as exc:
             raise BadArgument("bad request") from exc
-        raw_registry = body.get("registry")
+        raw_registry = gojson.field(body, "registry")
         if raw_registry is not None and not isinstance(raw_registry, str):
             # Go's decoder fails on a non-string field before the registry is looked at.
             raise BadArgument("bad request")

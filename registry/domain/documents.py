@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from registry.domain import gojson
 from registry.domain.model import (
     WEBCHAT_RUNTIME_KEY,
     Profile,
@@ -62,15 +63,19 @@ def redacted_profile(profile: Profile) -> dict[str, Any]:
 
 
 def model_info_document(info: dict[str, Any]) -> dict[str, Any]:
-    """model_info in the reference's field order; cost always carries input and output."""
+    """model_info as the reference serves its ModelInfo struct (gep:pkg/steps/ai/settings/model_info.go).
+
+    Field order is the struct's; keys match case-insensitively; a null field is unset; `input` and `metadata`
+    are `omitempty`, so an empty list or map is left out; cost always carries input and output.
+    """
     doc: dict[str, Any] = {}
     for name in _MODEL_INFO_FIELDS:
-        if name not in info or info[name] is None:
+        value = gojson.field(info, name)
+        if value is None or (name in ("input", "metadata") and not value):
             continue
-        value = info[name]
         if name == "cost" and isinstance(value, dict):
-            value = {"input": value.get("input", 0), "output": value.get("output", 0)} | {
-                k: value[k] for k in ("cache_read", "cache_write") if value.get(k)
+            value = {"input": gojson.field(value, "input") or 0, "output": gojson.field(value, "output") or 0} | {
+                k: gojson.field(value, k) for k in ("cache_read", "cache_write") if gojson.field(value, k)
             }
         elif name == "metadata":
             value = sorted_deep(value)
@@ -78,46 +83,62 @@ def model_info_document(info: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def _runtime_string(value: Any) -> str | None:
+    """A Go string field of the runtime: null is unset (""), another type fails the decode (None)."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else None
+
+
 def decode_runtime(profile: Profile) -> dict[str, Any] | None:
-    """The profile's own webchat runtime extension, or None if absent or not of the runtime's shape."""
+    """The profile's own webchat runtime extension, or None if absent or not of the runtime's shape.
+
+    Decoded as Go decodes it into pin:pkg/inference/runtime/profile_runtime.go's ProfileRuntime: keys match
+    case-insensitively and `null` anywhere means unset, so `{"id": null, "tools": null}` is a valid runtime.
+    """
     value = profile.get("extensions", {}).get(WEBCHAT_RUNTIME_KEY)
     if not isinstance(value, dict):
         return None
     runtime: dict[str, Any] = {}
-    prompt = value.get("system_prompt")
-    if prompt is not None:
-        if not isinstance(prompt, str):
-            return None
-        if prompt:
-            runtime["system_prompt"] = prompt
-    middlewares = value.get("middlewares")
+    prompt = _runtime_string(gojson.field(value, "system_prompt"))
+    if prompt is None:
+        return None
+    if prompt:
+        runtime["system_prompt"] = prompt
+    middlewares = gojson.field(value, "middlewares")
     if middlewares is not None:
         if not isinstance(middlewares, list):
             return None
         uses = []
         for use in middlewares:
-            if not isinstance(use, dict) or not isinstance(use.get("name", ""), str):
+            use = {} if use is None else use
+            if not isinstance(use, dict):
                 return None
-            if not isinstance(use.get("id", ""), str) or not isinstance(use.get("enabled", False), bool):
+            name, use_id = _runtime_string(gojson.field(use, "name")), _runtime_string(gojson.field(use, "id"))
+            enabled, config = gojson.field(use, "enabled"), gojson.field(use, "config")
+            if name is None or use_id is None or not isinstance(enabled, (bool, type(None))):
                 return None
-            if use.get("config") is not None and not isinstance(use["config"], dict):
+            if not isinstance(config, (dict, type(None))):
                 return None
-            item: dict[str, Any] = {"name": use.get("name", "")}
-            if use.get("id"):
-                item["id"] = use["id"]
-            if "enabled" in use and use["enabled"] is not None:
-                item["enabled"] = use["enabled"]
-            if use.get("config"):
-                item["config"] = sorted_deep(use["config"])
+            item: dict[str, Any] = {"name": name}
+            if use_id:
+                item["id"] = use_id
+            if enabled is not None:
+                item["enabled"] = enabled
+            if config:
+                item["config"] = sorted_deep(config)
             uses.append(item)
         if uses:
             runtime["middlewares"] = uses
-    tools = value.get("tools")
+    tools = gojson.field(value, "tools")
     if tools is not None:
-        if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
+        if not isinstance(tools, list):
             return None
-        if tools:
-            runtime["tools"] = tools
+        names = [_runtime_string(t) for t in tools]
+        if any(n is None for n in names):
+            return None
+        if names:
+            runtime["tools"] = names
     return runtime
 
 

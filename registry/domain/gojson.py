@@ -20,3 +20,30 @@ def dumps(value: Any) -> str:
 def body(value: Any) -> bytes:
     """An HTTP response body: the JSON followed by a newline, as Go's json.Encoder emits it."""
     return (dumps(value) + "\n").encode("utf-8")
+
+
+# Go's decoder matches an object key to a struct field with bytes.EqualFold: ASCII letters in either case, and
+# two non-ASCII runes that fold onto ASCII ones (U+017F long s onto "s", U+212A Kelvin sign onto "k").
+_NON_ASCII_FOLDS = {"\u017f": "s", "\u212a": "k"}
+
+
+def _fold(key: str) -> str:
+    return "".join(_NON_ASCII_FOLDS.get(c, c.lower() if c.isascii() else c) for c in key)
+
+
+def names_field(key: str, name: str) -> bool:
+    """True if Go's decoder would store the object key `key` into the struct field whose JSON name is `name`."""
+    return key == name or _fold(key) == name.lower()
+
+
+def field(obj: dict[str, Any], name: str) -> Any:
+    """The value Go's decoder would store into field `name`: the last key matching it case-insensitively.
+
+    A JSON object with the same field twice (`{"profile": .., "Profile": ..}`) sets it twice, the later key
+    winning; absent, the field keeps its zero value (None here).
+    """
+    found = None
+    for key, value in obj.items():
+        if names_field(key, name):
+            found = value
+    return found

@@ -11,6 +11,7 @@ import json
 import re
 from typing import Any
 
+from registry.domain import gojson
 from registry.domain.errors import ExtensionKeyError, SlugError, ValidationError
 
 DEFAULT_REGISTRY_SLUG = "default"
@@ -83,17 +84,6 @@ class DecodeError(ValueError):
     """A payload is not a registry in the reference's JSON shape."""
 
 
-def _field(obj: dict[str, Any], name: str) -> Any:
-    """Look a field up the way Go's decoder does: exact name first, then case-insensitively."""
-    if name in obj:
-        return obj[name]
-    lowered = name.lower()
-    for key, value in obj.items():
-        if key.lower() == lowered:
-            return value
-    return None
-
-
 def _decode_slug(kind: str, value: Any, where: str) -> str:
     """A slug-typed field: blank decodes to "", anything else must parse (the reference fails the decode)."""
     if value is None:
@@ -134,8 +124,8 @@ def _decode_stack(value: Any, where: str) -> list[dict[str, str]]:
         ref = _decode_object(item, f"{where}[{i}]") or {}
         refs.append(
             {
-                "registry_slug": _decode_slug("registry", _field(ref, "registry_slug"), f"{where}[{i}].registry_slug"),
-                "profile_slug": _decode_slug("profile", _field(ref, "profile_slug"), f"{where}[{i}].profile_slug"),
+                "registry_slug": _decode_slug("registry", gojson.field(ref, "registry_slug"), f"{where}[{i}].registry_slug"),
+                "profile_slug": _decode_slug("profile", gojson.field(ref, "profile_slug"), f"{where}[{i}].profile_slug"),
             }
         )
     return refs
@@ -147,13 +137,13 @@ def decode_profile(value: Any, where: str) -> Profile | None:
     if obj is None:
         return None
     return {
-        "slug": _decode_slug("profile", _field(obj, "slug"), f"{where}.slug"),
-        "display_name": _decode_str(_field(obj, "display_name"), f"{where}.display_name"),
-        "description": _decode_str(_field(obj, "description"), f"{where}.description"),
-        "stack": _decode_stack(_field(obj, "stack"), f"{where}.stack"),
-        "inference_settings": _decode_object(_field(obj, "inference_settings"), f"{where}.inference_settings"),
-        "metadata": dict(_decode_object(_field(obj, "metadata"), f"{where}.metadata") or {}),
-        "extensions": dict(_decode_object(_field(obj, "extensions"), f"{where}.extensions") or {}),
+        "slug": _decode_slug("profile", gojson.field(obj, "slug"), f"{where}.slug"),
+        "display_name": _decode_str(gojson.field(obj, "display_name"), f"{where}.display_name"),
+        "description": _decode_str(gojson.field(obj, "description"), f"{where}.description"),
+        "stack": _decode_stack(gojson.field(obj, "stack"), f"{where}.stack"),
+        "inference_settings": _decode_object(gojson.field(obj, "inference_settings"), f"{where}.inference_settings"),
+        "metadata": dict(_decode_object(gojson.field(obj, "metadata"), f"{where}.metadata") or {}),
+        "extensions": dict(_decode_object(gojson.field(obj, "extensions"), f"{where}.extensions") or {}),
     }
 
 
@@ -162,20 +152,20 @@ def decode_registry(payload: Any) -> Registry:
     obj = _decode_object(payload, "registry")
     if obj is None:
         raise DecodeError("registry: payload is null")
-    profiles_raw = _decode_object(_field(obj, "profiles"), "registry.profiles") or {}
+    profiles_raw = _decode_object(gojson.field(obj, "profiles"), "registry.profiles") or {}
     profiles: dict[str, Profile | None] = {}
     for key, value in profiles_raw.items():
         slug_key = _decode_slug("profile", key, "registry.profiles key")
         profiles[slug_key] = decode_profile(value, f"registry.profiles[{key}]")
     return {
-        "slug": _decode_slug("registry", _field(obj, "slug"), "registry.slug"),
-        "display_name": _decode_str(_field(obj, "display_name"), "registry.display_name"),
-        "description": _decode_str(_field(obj, "description"), "registry.description"),
+        "slug": _decode_slug("registry", gojson.field(obj, "slug"), "registry.slug"),
+        "display_name": _decode_str(gojson.field(obj, "display_name"), "registry.display_name"),
+        "description": _decode_str(gojson.field(obj, "description"), "registry.description"),
         "default_profile_slug": _decode_slug(
-            "profile", _field(obj, "default_profile_slug"), "registry.default_profile_slug"
+            "profile", gojson.field(obj, "default_profile_slug"), "registry.default_profile_slug"
         ),
         "profiles": profiles,
-        "metadata": dict(_decode_object(_field(obj, "metadata"), "registry.metadata") or {}),
+        "metadata": dict(_decode_object(gojson.field(obj, "metadata"), "registry.metadata") or {}),
     }
 
 
@@ -189,22 +179,27 @@ def model_info_of(profile: Profile) -> dict[str, Any] | None:
     settings = profile.get("inference_settings")
     if not isinstance(settings, dict):
         return None
-    info = settings.get("model_info", settings.get("ModelInfo"))
+    # Go's decoder fills its ModelInfo field from any case of "ModelInfo"; "model_info" is YAML's spelling.
+    info = settings["model_info"] if "model_info" in settings else gojson.field(settings, "ModelInfo")
     return info if isinstance(info, dict) else None
 
 
 def _validate_model_info(info: dict[str, Any]) -> None:
+    """ModelInfo.Validate (gep:pkg/steps/ai/settings/model_info.go) on the fields Go decodes; other keys are ignored."""
     field = "profile.inference_settings.model_info"
     for name in _MODEL_INFO_NON_NEGATIVE:
-        value = info.get(name)
+        value = gojson.field(info, name)
         if isinstance(value, (int, float)) and value < 0:
             raise ValidationError(field, f"model_info.{name} must be non-negative")
-    window, watermark = info.get("context_window"), info.get("quality_high_watermark")
-    if isinstance(window, (int, float)) and isinstance(watermark, (int, float)) and window > 0 and watermark > window:
+    window, watermark = gojson.field(info, "context_window"), gojson.field(info, "quality_high_watermark")
+    # Both set is enough: a window of 0 with a positive watermark is refused too.
+    if isinstance(window, (int, float)) and isinstance(watermark, (int, float)) and watermark > window:
         raise ValidationError(field, "model_info.quality_high_watermark must be <= model_info.context_window")
-    cost = info.get("cost")
-    if isinstance(cost, dict) and any(isinstance(v, (int, float)) and v < 0 for v in cost.values()):
-        raise ValidationError(field, "model_info.cost values must be non-negative")
+    cost = gojson.field(info, "cost")
+    if isinstance(cost, dict):
+        values = [gojson.field(cost, name) for name in ("input", "output", "cache_read", "cache_write")]
+        if any(isinstance(v, (int, float)) and v < 0 for v in values):
+            raise ValidationError(field, "model_info.cost values must be non-negative")
 
 
 def validate_profile(profile: Profile | None) -> None:
