@@ -63,7 +63,7 @@ def test_missing_default_points_at_the_field_and_a_type_error_at_its_value():
     assert where.path == "$.default_profile_slug"
     text = '{"slug": "default", "profiles": {"a": {"slug": "a", "display_name": 5}}}'
     error, where = inspect_payload("default", text)
-    assert error == "registry.profiles[a].display_name: expected a string, got int"
+    assert error == "/profiles/a/display_name: the number 5 cannot be decoded into Go string"
     assert where.path == "$.profiles.a.display_name" and where.column == text.index(": 5") + 3
 
 

@@ -119,11 +119,11 @@ def test_invalid_row_slug_is_quarantined_under_its_raw_name(tmp_path: Path, make
     "payload, reason",
     [
         (b"\xff\xfe{}", "payload_json is not UTF-8 text"),
-        (42, "registry: expected an object, got int"),
+        (42, "/: the number 42 cannot be decoded into Go struct EngineProfileRegistry"),
         ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
         (
             '{"slug":"odd","profiles":{"a":{"slug":"a","metadata":"x"}},"default_profile_slug":"a"}',
-            "expected an object",
+            '/profiles/a/metadata: the string "x" cannot be decoded into Go struct Metadata',
         ),
     ],
 )

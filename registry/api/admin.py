@@ -48,16 +48,17 @@ registries_blp = Blueprint("registries", __name__, url_prefix="/api/registries",
 # --- schemas ----------------------------------------------------------------------------------------------------
 
 
+# `null` is accepted wherever the reference's decoder accepts it (Go leaves the field unset).
 class StackRefSchema(Schema):
-    registry_slug = fields.String(metadata={"description": "empty: the referencing profile's registry"})
+    registry_slug = fields.String(allow_none=True, metadata={"description": "empty: the referencing profile's registry"})
     profile_slug = fields.String(required=True)
 
 
 class ProfileFieldsSchema(Schema):
     """The editable fields of a profile (reference field names)."""
 
-    display_name = fields.String()
-    description = fields.String()
+    display_name = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
     stack = fields.List(fields.Nested(StackRefSchema))
     inference_settings = fields.Dict(allow_none=True, metadata={"description": "stored exactly as given"})
     extensions = fields.Dict(
@@ -95,19 +96,21 @@ class SetDefaultSchema(Schema):
 
 
 class ProfilePayloadSchema(ProfileFieldsSchema):
-    slug = fields.String(metadata={"description": "defaults to the map key"})
-    metadata = fields.Dict(metadata={"description": "kept as given (the reference's UpsertRegistry)"})
+    slug = fields.String(allow_none=True, metadata={"description": "defaults to the map key"})
+    metadata = fields.Dict(allow_none=True, metadata={"description": "kept as given (the reference's UpsertRegistry)"})
 
 
 class RegistryPutSchema(Schema):
     """PUT /api/registries/<slug>: the reference's registry payload; the profile map replaces the stored one."""
 
-    slug = fields.String()
-    display_name = fields.String()
-    description = fields.String()
-    default_profile_slug = fields.String()
-    profiles = fields.Dict(keys=fields.String(), values=fields.Nested(ProfilePayloadSchema))
-    metadata = fields.Dict(metadata={"description": "ignored when the registry exists (its metadata is kept)"})
+    slug = fields.String(allow_none=True)
+    display_name = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    default_profile_slug = fields.String(allow_none=True)
+    profiles = fields.Dict(keys=fields.String(), values=fields.Nested(ProfilePayloadSchema, allow_none=True))
+    metadata = fields.Dict(
+        allow_none=True, metadata={"description": "ignored when the registry exists (its metadata is kept)"}
+    )
     expected_version = fields.Integer(strict=True, validate=validate.Range(min=0))
 
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from registry.domain import edits
+from registry.domain import edits, gotypes
 from registry.domain.errors import (
     ReadOnlyStore,
     RegistryNotFound,
     RegistryQuarantined,
+    SlugError,
     ValidationError,
     VersionConflict,
 )
-from registry.domain.model import DecodeError, Registry, decode_registry
-from registry.domain.payload_validation import PayloadValidator
+from registry.domain.model import DecodeError, Registry, decode_registry, encode_registry, parse_profile_slug
+from registry.domain.payload_validation import PayloadSchemaError, PayloadValidator, pointer
 from registry.service.chain import ChainView
 from registry.service.registry_service import RegistryService
 from registry.storage.interface import RowWrite
@@ -39,8 +40,16 @@ class NotWritable(ReadOnlyStore):
         return str(self.args[0])
 
 
+def refuse_go_types(value: Any, go_type: gotypes.GoType, base: str = "") -> None:
+    """422 with the JSON pointer of the first value the reference's Go type cannot hold (what its load refuses)."""
+    problem = gotypes.first_problem(value, go_type, base)
+    if problem is not None:
+        raise PayloadSchemaError([problem])
+
+
 def registry_from_body(slug: str, body: dict[str, Any]) -> Registry:
     """A whole-registry body (the reference's JSON shape) as a normalised registry named `slug`."""
+    refuse_go_types(body, gotypes.REGISTRY)
     body = dict(body)
     profiles = body.get("profiles")
     if isinstance(profiles, dict):
@@ -58,6 +67,35 @@ def registry_from_body(slug: str, body: dict[str, Any]) -> Registry:
     elif registry["slug"] != slug:
         raise ValidationError("registry.slug", f'"{registry["slug"]}" does not match the registry "{slug}" addressed')
     return registry
+
+
+def in_profile(slug: str) -> Callable[[str], str]:
+    """Pointers into the stored registry, made relative to a profile body (create and PATCH send one profile)."""
+    prefix = pointer("/profiles", [slug])
+
+    def translate(stored: str) -> str:
+        return stored[len(prefix) :] if stored.startswith(prefix + "/") else stored
+
+    return translate
+
+
+def profile_keys_as_sent(profiles: dict[str, Any]) -> Callable[[str], str]:
+    """Pointers into the stored registry with each profile's key spelled as the request spelled it."""
+    sent: dict[str, str] = {}
+    for key in profiles:
+        try:
+            sent[parse_profile_slug(key)] = key
+        except SlugError:
+            continue
+
+    def translate(stored: str) -> str:
+        for slug, key in sent.items():
+            prefix = pointer("/profiles", [slug])
+            if stored == prefix or stored.startswith(prefix + "/"):
+                return pointer("/profiles", [key]) + stored[len(prefix) :]
+        return stored
+
+    return translate
 
 
 class RegistryWriter:
@@ -98,11 +136,13 @@ class RegistryWriter:
         create: bool = False,
         repair: bool = False,
         dry_run: bool = False,
+        body_pointer: Callable[[str], str] = lambda stored: stored,
     ) -> RowWrite:
         """Run `edit` on the registry's row in one transaction, with the chain-wide stack check before the write.
 
         `view` is the one chain view of this write (the caller's, taken before it). `repair` lets a whole-registry
-        replace or delete act on a quarantined row (the way to fix one).
+        replace or delete act on a quarantined row (the way to fix one). `body_pointer` turns a JSON pointer into
+        the stored payload into one into the request body.
         """
         index, source = self._source_for(view, slug, create=create)
         store = source.store
@@ -128,6 +168,10 @@ class RegistryWriter:
             if after is None:
                 tx.delete()
             else:
+                # The row must be one the reference decodes (and our load accepts): the same check as at load.
+                problem = gotypes.first_problem(encode_registry(after), gotypes.REGISTRY)
+                if problem is not None:
+                    raise PayloadSchemaError([(body_pointer(problem[0]), problem[1])])
                 tx.put(after)
         return tx.result()
 
@@ -172,6 +216,7 @@ class RegistryWriter:
         expected_version: int | None = None,
     ) -> RowWrite:
         """A new profile (version 1) in an existing registry; 409 if it exists."""
+        refuse_go_types(fields, gotypes.PROFILE)
         profile = edits.build_profile(fields.get("slug"), fields)  # type: ignore[arg-type]
         self.validator.check_extensions(fields.get("extensions"))
 
@@ -186,7 +231,7 @@ class RegistryWriter:
                 now_ms=now_ms,
             )
 
-        return self._run(self.service.chain.view(), registry_slug, edit)
+        return self._run(self.service.chain.view(), registry_slug, edit, body_pointer=in_profile(profile["slug"]))
 
     def update_profile(
         self,
@@ -199,6 +244,7 @@ class RegistryWriter:
         expected_version: int | None = None,
     ) -> RowWrite:
         """PATCH one profile: given fields replace, extensions merge by key."""
+        refuse_go_types(changes, gotypes.PROFILE)
         self.validator.check_extensions(changes.get("extensions"))
         view = self.service.chain.view()
         self._precheck(view, registry_slug, profile_slug, expected_version)
@@ -214,7 +260,7 @@ class RegistryWriter:
                 now_ms=now_ms,
             )
 
-        return self._run(view, registry_slug, edit)
+        return self._run(view, registry_slug, edit, body_pointer=in_profile(profile_slug))
 
     def delete_profile(
         self, registry_slug: str, profile_slug: str, *, actor: str, source: str, expected_version: int | None = None
@@ -268,14 +314,25 @@ class RegistryWriter:
 
         `raw_profiles` is the profile map as the client sent it, so schema errors point into the request.
         """
-        self.validator.check_registry(raw_profiles if raw_profiles is not None else registry["profiles"])
+        sent = raw_profiles if raw_profiles is not None else registry["profiles"]
+        refuse_go_types(sent, gotypes.MapOf(gotypes.PROFILE), "/profiles")
+        refuse_go_types(registry.get("metadata"), gotypes.METADATA, "/metadata")
+        self.validator.check_registry(sent)
 
         def edit(current: Registry | None, now_ms: int) -> Registry:
             return edits.put_registry(
                 current, registry, expected_version=expected_version, actor=actor, source=source, now_ms=now_ms
             )
 
-        return self._run(self.service.chain.view(), registry["slug"], edit, create=True, repair=True, dry_run=dry_run)
+        return self._run(
+            self.service.chain.view(),
+            registry["slug"],
+            edit,
+            create=True,
+            repair=True,
+            dry_run=dry_run,
+            body_pointer=profile_keys_as_sent(sent),
+        )
 
     def delete_registry(self, slug: str, *, expected_version: int | None = None) -> RowWrite:
         """Delete a registry's row; refused while profiles elsewhere stack on its profiles."""

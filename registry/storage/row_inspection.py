@@ -148,6 +148,8 @@ def _resolve(path: JsonPath, offsets: dict[JsonPath, int]) -> tuple[JsonPath, in
     found: JsonPath = ()
     for part in path:
         candidates = [(*found, part)]
+        if isinstance(part, str) and part.isdigit():  # a JSON-pointer token that is an array index
+            candidates.append((*found, int(part)))
         if isinstance(part, str):
             candidates += [
                 p
@@ -181,7 +183,11 @@ def _error_path(payload: Any, exc: Exception) -> JsonPath:
                     raw_key = next((k for k in (payload.get("profiles") or {}) if k.strip().lower() == key), key)
                     return ("profiles", raw_key, *field_path(field)[1:])
         return field_path(field)
-    match = re.match(r"(registry[^\s:]*):", str(exc))
+    text = str(exc)
+    if text.startswith("/"):  # a Go type error names its value by JSON pointer (registry.domain.gotypes)
+        tokens = text.split(": ", 1)[0].split("/")[1:]
+        return tuple(t.replace("~1", "/").replace("~0", "~") for t in tokens)
+    match = re.match(r"(registry[^\s:]*):", text)
     return field_path(match.group(1)) if match else ()
 
 

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from registry.domain import gotypes
 from registry.domain.errors import SlugError, ValidationError
 from registry.domain.model import DecodeError, Registry, decode_registry, parse_registry_slug, validate_registry
 from registry.storage.interface import LoadedRegistry, QuarantinedRow, StoreSnapshot
@@ -25,6 +26,11 @@ def parse_row(row_slug: str, payload_json: str) -> Registry:
         payload = json.loads(payload_json)
     except json.JSONDecodeError as exc:
         raise DecodeError(f"payload_json is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    try:
+        # Go's typed decode comes first there: a value its structs cannot hold fails the whole row.
+        gotypes.check_registry(payload)
+    except gotypes.GoDecodeError as exc:
+        raise DecodeError(str(exc)) from exc
     registry = decode_registry(payload)
     row = parse_registry_slug(row_slug)
     if not registry["slug"]:
