@@ -89,7 +89,8 @@ def test_create_session_and_submit_match_field_names_case_insensitively(seeded_d
     sent = client.post(f"/api/chat/sessions/{session}/messages", json=body)
     assert sent.status_code == 200, sent.get_data(as_text=True)
     assert sent.get_json()["profile"] == "mock_parity"
-    blank = client.post(f"/api/chat/sessions/{session}/messages", json={"PROMPT": "x", "attachments": [{"ATTACHMENT_ID": " "}]})
+    blank_body = {"PROMPT": "x", "attachments": [{"ATTACHMENT_ID": " "}]}
+    blank = client.post(f"/api/chat/sessions/{session}/messages", json=blank_body)
     assert blank.get_json() == {"error": "attachment_id must not be empty"}
     app.extensions["chat_sessions"].join()
 

@@ -140,7 +140,8 @@ def test_non_finite_numbers_in_a_row_are_quarantined(tmp_path, make_app):
     write_row(db, "default", registry_payload("default", {"base": {}}))
     payload = json.dumps(registry_payload("bad", {"p": {"extensions": {"a.b@v1": {"x": 1}}}}))
     write_row(db, "bad", payload.replace('"x": 1', '"x": 1e999'))
-    write_row(db, "nan", json.dumps(registry_payload("nan", {"p": {}})).replace('"metadata": {}}', '"metadata": {"tags": NaN}}', 1))
+    nan = json.dumps(registry_payload("nan", {"p": {}})).replace('"metadata": {}}', '"metadata": {"tags": NaN}}', 1)
+    write_row(db, "nan", nan)
     reasons = quarantined(make_app(db).test_client())
     assert reasons["bad"] == "/profiles/p/extensions/a.b@v1/x: the number is not a finite float64"
     assert set(reasons) == {"bad", "nan"}
@@ -149,10 +150,11 @@ def test_non_finite_numbers_in_a_row_are_quarantined(tmp_path, make_app):
 def test_fields_match_case_insensitively_like_gos_decoder(tmp_path, make_app):
     """Go's encoding/json matches `Context_Window` and `CONTEXT_WINDOW` to the `context_window` field."""
     db = tmp_path / "case.db"
-    write_row(db, "default", registry_payload("default", {"p": {"inference_settings": {"ModelInfo": {"CONTEXT_WINDOW": 1.5}}}}))
-    assert quarantined(make_app(db).test_client()) == {
-        "default": "/profiles/p/inference_settings/ModelInfo/CONTEXT_WINDOW: the number 1.5 cannot be decoded into Go int"
-    }
+    settings = {"ModelInfo": {"CONTEXT_WINDOW": 1.5}}
+    write_row(db, "default", registry_payload("default", {"p": {"inference_settings": settings}}))
+    where = "/profiles/p/inference_settings/ModelInfo/CONTEXT_WINDOW"
+    reason = f"{where}: the number 1.5 cannot be decoded into Go int"
+    assert quarantined(make_app(db).test_client()) == {"default": reason}
 
 
 def test_keys_go_does_not_decode_are_ignored(tmp_path, make_app):
@@ -219,8 +221,11 @@ json_scalars = st.one_of(
     st.floats(min_value=0, max_value=1e6, allow_nan=False),
     st.text(max_size=5),
 )
-json_values = st.one_of(json_scalars, st.lists(st.one_of(st.none(), st.text(max_size=3), st.integers(0, 9)), max_size=3),
-                        st.dictionaries(st.text(max_size=3), json_scalars, max_size=2))
+json_values = st.one_of(
+    json_scalars,
+    st.lists(st.one_of(st.none(), st.text(max_size=3), st.integers(0, 9)), max_size=3),
+    st.dictionaries(st.text(max_size=3), json_scalars, max_size=2),
+)
 
 
 @st.composite

@@ -50,7 +50,9 @@ registries_blp = Blueprint("registries", __name__, url_prefix="/api/registries",
 
 # `null` is accepted wherever the reference's decoder accepts it (Go leaves the field unset).
 class StackRefSchema(Schema):
-    registry_slug = fields.String(allow_none=True, metadata={"description": "empty: the referencing profile's registry"})
+    registry_slug = fields.String(
+        allow_none=True, metadata={"description": "empty: the referencing profile's registry"}
+    )
     profile_slug = fields.String(required=True)
 
 

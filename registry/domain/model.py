@@ -124,8 +124,12 @@ def _decode_stack(value: Any, where: str) -> list[dict[str, str]]:
         ref = _decode_object(item, f"{where}[{i}]") or {}
         refs.append(
             {
-                "registry_slug": _decode_slug("registry", gojson.field(ref, "registry_slug"), f"{where}[{i}].registry_slug"),
-                "profile_slug": _decode_slug("profile", gojson.field(ref, "profile_slug"), f"{where}[{i}].profile_slug"),
+                "registry_slug": _decode_slug(
+                    "registry", gojson.field(ref, "registry_slug"), f"{where}[{i}].registry_slug"
+                ),
+                "profile_slug": _decode_slug(
+                    "profile", gojson.field(ref, "profile_slug"), f"{where}[{i}].profile_slug"
+                ),
             }
         )
     return refs
