@@ -12,6 +12,9 @@ class ErrorBodySchema(Schema):
     status = fields.String(required=True)
     message = fields.String()
     errors = fields.Dict()
+    pointer = fields.String(metadata={"description": "422: JSON pointer of the first bad value in the request body"})
+    expected_version = fields.Integer(metadata={"description": "409: the version the request expected"})
+    actual_version = fields.Integer(metadata={"description": "409: the stored version"})
 
 
 class CostSchema(Schema):
