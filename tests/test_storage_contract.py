@@ -134,6 +134,24 @@ def test_delete_removes_the_row(store: RegistryStore) -> None:
     assert "alpha" not in store.snapshot().registries
 
 
+def test_write_many_changes_every_row_together_or_none(store: RegistryStore) -> None:
+    """A partial restore's transaction: each row's committed stamp is shown, and all rows commit or none."""
+    with store.write("alpha") as tx:
+        tx.put(registry("alpha", "a1"))
+    stamp = store.snapshot().registries["alpha"].updated_at_ms
+    with pytest.raises(LookupError), store.write_many(["beta", "alpha"]) as rows:
+        assert list(rows) == ["beta", "alpha"]
+        assert rows["alpha"].current_updated_at_ms == stamp and rows["beta"].current_updated_at_ms is None
+        rows["alpha"].put(registry("alpha", "lost"))
+        rows["beta"].put(registry("beta", "lost"))
+        raise LookupError("refused")
+    assert set(store.snapshot().registries) == {"alpha"}
+    with store.write_many(["alpha", "beta"]) as rows:
+        rows["alpha"].delete()
+        rows["beta"].put(registry("beta", "b1"))
+    assert {slug: r.registry["description"] for slug, r in store.snapshot().registries.items()} == {"beta": "b1"}
+
+
 def test_a_bad_row_is_quarantined_not_raised(store: RegistryStore) -> None:
     store.put_payload("broken", "{not json", 5)
     snap = store.snapshot()
