@@ -18,7 +18,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from postgres_read import drop_database, fresh_database
-from writes import MARKER_KEY, ROOT, SERVER_SCRIPT, TOKEN, Client, seed, summary
+from writes import ROOT, SERVER_SCRIPT, TOKEN, Client, concurrent_patches, seed, sequential_patches, summary
 
 UPSERT = (
     "INSERT INTO profile_registries (slug, payload_json, updated_at_ms) VALUES ('raw', %s, %s) "
@@ -67,46 +66,9 @@ def run(requests: int = 300, payload_bytes: int = 2000, threads: int = 4) -> dic
             status, doc = client.call("GET", path)
             assert status == 200, (status, doc)
             version = doc["metadata"]["version"]
-            latencies = []
-            began = time.perf_counter()
-            for i in range(requests):
-                body = {"expected_version": version, "extensions": {MARKER_KEY: f"{i:08d}" + "y" * (payload_bytes - 8)}}
-                start = time.perf_counter()
-                status, doc = client.call("PATCH", path, body)
-                latencies.append(time.perf_counter() - start)
-                if status != 200:
-                    raise RuntimeError(f"PATCH answered {status}: {doc}")
-                version = doc["metadata"]["version"]
-            patch = summary(latencies, time.perf_counter() - began)
+            patch = sequential_patches(client, path, version, requests, payload_bytes)
 
-            per_thread = max(1, requests // threads)
-            errors: list[str] = []
-            all_latencies: list[float] = []
-            lock = threading.Lock()
-
-            def worker(n: int) -> None:
-                own = Client(port)
-                mine = []
-                for i in range(per_thread):
-                    body = {"extensions": {MARKER_KEY: f"{i:08d}" + "z" * (payload_bytes - 8)}}
-                    start = time.perf_counter()
-                    status, answer = own.call("PATCH", f"/api/chat/profiles/p{n}?registry=default", body)
-                    mine.append(time.perf_counter() - start)
-                    if status != 200:
-                        errors.append(f"{status} {answer}")
-                        return
-                with lock:
-                    all_latencies.extend(mine)
-
-            workers = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
-            began = time.perf_counter()
-            for w in workers:
-                w.start()
-            for w in workers:
-                w.join()
-            concurrent = summary(all_latencies, time.perf_counter() - began)
-            if errors:
-                raise RuntimeError(f"concurrent PATCH failed: {errors[:3]}")
+            concurrent = concurrent_patches(port, threads, requests, payload_bytes)
         finally:
             server.terminate()
             server.wait(timeout=10)

@@ -103,6 +103,53 @@ class Client:
         return response.status, (json.loads(text) if text.strip() else {})
 
 
+def sequential_patches(client: Client, path: str, version: int, requests: int, payload_bytes: int) -> dict[str, float]:
+    """`requests` PATCHes of one profile in a row, each with the `expected_version` the previous one returned."""
+    latencies = []
+    began = time.perf_counter()
+    for i in range(requests):
+        body = {"expected_version": version, "extensions": {MARKER_KEY: f"{i:08d}" + "y" * (payload_bytes - 8)}}
+        start = time.perf_counter()
+        status, doc = client.call("PATCH", path, body)
+        latencies.append(time.perf_counter() - start)
+        if status != 200:
+            raise RuntimeError(f"PATCH answered {status}: {doc}")
+        version = doc["metadata"]["version"]
+    return summary(latencies, time.perf_counter() - began)
+
+
+def concurrent_patches(port: int, threads: int, requests: int, payload_bytes: int) -> dict[str, float]:
+    """`threads` clients, each PATCHing its own profile `p<n>` of the one registry row (so they serialise)."""
+    per_thread = max(1, requests // threads)
+    errors: list[str] = []
+    all_latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        own = Client(port)
+        mine = []
+        for i in range(per_thread):
+            body = {"extensions": {MARKER_KEY: f"{i:08d}" + "z" * (payload_bytes - 8)}}
+            start = time.perf_counter()
+            status, doc = own.call("PATCH", f"/api/chat/profiles/p{n}?registry=default", body)
+            mine.append(time.perf_counter() - start)
+            if status != 200:
+                errors.append(f"{status} {doc}")
+                return
+        with lock:
+            all_latencies.extend(mine)
+
+    workers = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    began = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    if errors:
+        raise RuntimeError(f"concurrent PATCH failed: {errors[:3]}")
+    return summary(all_latencies, time.perf_counter() - began)
+
+
 def raw_upserts(db_path: Path, payload: str, count: int, with_checkpoint: bool) -> dict[str, float]:
     """The floor: BEGIN IMMEDIATE upserts of the same row text, one connection, the service's PRAGMAs."""
     target = dbmod.target_from_path(db_path)
@@ -164,46 +211,9 @@ def run(
                 latencies.append(time.perf_counter() - start)
             get = summary(latencies, time.perf_counter() - began)
 
-            latencies = []
-            began = time.perf_counter()
-            for i in range(requests):
-                body = {"expected_version": version, "extensions": {MARKER_KEY: f"{i:08d}" + "y" * (payload_bytes - 8)}}
-                start = time.perf_counter()
-                status, doc = client.call("PATCH", path, body)
-                latencies.append(time.perf_counter() - start)
-                if status != 200:
-                    raise RuntimeError(f"PATCH answered {status}: {doc}")
-                version = doc["metadata"]["version"]
-            patch = summary(latencies, time.perf_counter() - began)
+            patch = sequential_patches(client, path, version, requests, payload_bytes)
 
-            per_thread = max(1, requests // threads)
-            errors: list[str] = []
-            all_latencies: list[float] = []
-            lock = threading.Lock()
-
-            def worker(n: int) -> None:
-                own = Client(port)
-                mine = []
-                for i in range(per_thread):
-                    body = {"extensions": {MARKER_KEY: f"{i:08d}" + "z" * (payload_bytes - 8)}}
-                    start = time.perf_counter()
-                    status, doc = own.call("PATCH", f"/api/chat/profiles/p{n}?registry=default", body)
-                    mine.append(time.perf_counter() - start)
-                    if status != 200:
-                        errors.append(f"{status} {doc}")
-                        return
-                with lock:
-                    all_latencies.extend(mine)
-
-            workers = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
-            began = time.perf_counter()
-            for w in workers:
-                w.start()
-            for w in workers:
-                w.join()
-            concurrent = summary(all_latencies, time.perf_counter() - began)
-            if errors:
-                raise RuntimeError(f"concurrent PATCH failed: {errors[:3]}")
+            concurrent = concurrent_patches(port, threads, requests, payload_bytes)
         finally:
             server.terminate()
             server.wait(timeout=10)

@@ -63,6 +63,13 @@ def existing_database(args: argparse.Namespace) -> DatabaseTarget:
     return target
 
 
+def add_snapshot_argument(parser: argparse.ArgumentParser) -> None:
+    """The positional SNAPSHOT of `restore` and `diff`, read by snapshot_path."""
+    parser.add_argument(
+        "snapshot", help="a snapshot name from `profile-registry backups`, or a path to a snapshot file"
+    )
+
+
 def snapshot_path(value: str, target: DatabaseTarget, folder: Path | None) -> Path:
     """A snapshot named on the command line: a file path as given, else a name from `profile-registry backups`."""
     candidate = Path(value)

@@ -11,7 +11,14 @@ import argparse
 import json
 from typing import Any
 
-from registry.cli.backup import add_database_options, backup_dir, existing_database, fail, snapshot_path
+from registry.cli.backup import (
+    add_database_options,
+    add_snapshot_argument,
+    backup_dir,
+    existing_database,
+    fail,
+    snapshot_path,
+)
 from registry.domain.diff import FieldChange, RegistryDiff
 from registry.service.snapshot_diff import SnapshotDiff, diff_snapshot, live_side, snapshot_side
 from registry.storage.interface import SnapshotError
@@ -25,9 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "diff",
         help="show per registry and profile what differs between the live data and a snapshot, or two snapshots",
     )
-    parser.add_argument(
-        "snapshot", help="a snapshot name from `profile-registry backups`, or a path to a snapshot file"
-    )
+    add_snapshot_argument(parser)
     parser.add_argument(
         "other",
         nargs="?",

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import argparse
 
-from registry.cli.backup import add_database_options, backup_dir, existing_database, fail, snapshot_path
+from registry.cli.backup import (
+    add_database_options,
+    add_snapshot_argument,
+    backup_dir,
+    existing_database,
+    fail,
+    snapshot_path,
+)
 from registry.cli.import_export import actor_name, open_service
 from registry.domain.errors import RegistryError, ValidationError
 from registry.service.partial_restore import Selection, restore_partially
@@ -20,9 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "restore",
         help="restore a snapshot into the database (works while `serve` runs; a safety snapshot is taken first)",
     )
-    parser.add_argument(
-        "snapshot", help="a snapshot name from `profile-registry backups`, or a path to a snapshot file"
-    )
+    add_snapshot_argument(parser)
     parser.add_argument(
         "--registry", action="append", default=[], metavar="SLUG", help="restore only this registry (repeatable)"
     )

@@ -105,8 +105,20 @@ def build_profile(slug: str, fields: dict[str, Any]) -> Profile:
     return _normalised_profile(raw)
 
 
-def _touch_registry(registry: Registry, actor: str, source: str, now_ms: int) -> None:
+def _stamped_and_valid(registry: Registry, actor: str, source: str, now_ms: int) -> Registry:
+    """The last step of every edit: bump the registry's metadata, then refuse a result that does not validate."""
     registry["metadata"] = touch(registry.get("metadata") or {}, actor=actor, source=source, now_ms=now_ms)
+    validate_registry(registry)
+    return registry
+
+
+def _existing_profile(registry: Registry, slug: str, expected_version: int | None) -> Profile:
+    """The stored profile an edit acts on: 404 when it is missing, 409 when `expected_version` is stale."""
+    current = registry["profiles"].get(slug)
+    if current is None:
+        raise ProfileNotFound()
+    check_version("profile", slug, expected_version, version_of(current))
+    return current
 
 
 def create_profile(
@@ -131,9 +143,7 @@ def create_profile(
     out["profiles"][slug] = new
     if set_default or not out.get("default_profile_slug") or out["default_profile_slug"] not in out["profiles"]:
         out["default_profile_slug"] = slug
-    _touch_registry(out, actor, source, now_ms)
-    validate_registry(out)
-    return out
+    return _stamped_and_valid(out, actor, source, now_ms)
 
 
 def update_profile(
@@ -150,10 +160,7 @@ def update_profile(
     unknown = sorted(set(changes) - set(PROFILE_FIELDS) - {"set_default"})
     if unknown:
         raise ValidationError(f"profile.{unknown[0]}", "cannot be changed")
-    current = registry["profiles"].get(slug)
-    if current is None:
-        raise ProfileNotFound()
-    check_version("profile", slug, expected_version, version_of(current))
+    current = _existing_profile(registry, slug, expected_version)
     raw = dict(current)
     for name in PROFILE_FIELDS:
         if name not in changes:
@@ -179,9 +186,7 @@ def update_profile(
     out["profiles"][slug] = new
     if changes.get("set_default"):
         out["default_profile_slug"] = slug
-    _touch_registry(out, actor, source, now_ms)
-    validate_registry(out)
-    return out
+    return _stamped_and_valid(out, actor, source, now_ms)
 
 
 def delete_profile(
@@ -194,10 +199,7 @@ def delete_profile(
     now_ms: int,
 ) -> Registry:
     """Remove a profile. Removing the default while others remain is refused: set another default first."""
-    current = registry["profiles"].get(slug)
-    if current is None:
-        raise ProfileNotFound()
-    check_version("profile", slug, expected_version, version_of(current))
+    _existing_profile(registry, slug, expected_version)
     out = _copy_registry(registry)
     del out["profiles"][slug]
     if out.get("default_profile_slug") == slug:
@@ -207,9 +209,7 @@ def delete_profile(
                 f'profile "{slug}" is the default profile; set another default before deleting it',
             )
         out["default_profile_slug"] = ""
-    _touch_registry(out, actor, source, now_ms)
-    validate_registry(out)
-    return out
+    return _stamped_and_valid(out, actor, source, now_ms)
 
 
 def set_default(
@@ -227,9 +227,7 @@ def set_default(
     check_version("registry", registry["slug"], expected_version, version_of(registry))
     out = _copy_registry(registry)
     out["default_profile_slug"] = slug
-    _touch_registry(out, actor, source, now_ms)
-    validate_registry(out)
-    return out
+    return _stamped_and_valid(out, actor, source, now_ms)
 
 
 def put_registry(
@@ -253,9 +251,7 @@ def put_registry(
         out["metadata"] = dict(existing.get("metadata") or {})
         if not out.get("default_profile_slug") and existing.get("default_profile_slug") in out["profiles"]:
             out["default_profile_slug"] = existing["default_profile_slug"]
-    _touch_registry(out, actor, source, now_ms)
-    validate_registry(out)
-    return out
+    return _stamped_and_valid(out, actor, source, now_ms)
 
 
 def delete_registry(existing: Registry, *, expected_version: int | None = None) -> None:

@@ -139,13 +139,7 @@ class Builder:
                 raise YAMLRefused(f"{_tag_name(node.tag)} is not a JSON type", node.start_mark)
         finally:
             self.building.discard(key)
-        if size > self.limits.max_expanded_bytes:
-            raise YAMLRefused(
-                f"the document expands to more than {self.limits.max_expanded_bytes} bytes once its aliases are "
-                "followed (REGISTRY_MAX_EXPANDED_BYTES)",
-                node.start_mark,
-                too_large=True,
-            )
+        self.check_running(size, node)
         if depth > self.limits.max_depth:
             raise YAMLRefused(
                 f"nested deeper than {self.limits.max_depth} levels once its aliases are followed", node.start_mark

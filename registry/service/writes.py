@@ -224,6 +224,17 @@ class RegistryWriter:
             raise RegistryNotFound()
         return current
 
+    def _edit_existing(self, operation: Callable[..., Registry], *args: Any, **fields: Any) -> Edit:
+        """The transaction's edit: `operation` (one of registry.domain.edits) applied to the row as it is now.
+
+        A row deleted since the request's view was taken is a 404, not a new registry.
+        """
+
+        def edit(current: Registry | None, now_ms: int) -> Registry:
+            return operation(self._existing(current), *args, now_ms=now_ms, **fields)
+
+        return edit
+
     # --- operations ----------------------------------------------------------------------------------------------
 
     def create_profile(
@@ -241,17 +252,14 @@ class RegistryWriter:
         profile = edits.build_profile(fields.get("slug"), fields)  # type: ignore[arg-type]
         self.validator.check_extensions(fields.get("extensions"))
 
-        def edit(current: Registry | None, now_ms: int) -> Registry:
-            return edits.create_profile(
-                self._existing(current),
-                profile,
-                set_default=set_default,
-                expected_version=expected_version,
-                actor=actor,
-                source=source,
-                now_ms=now_ms,
-            )
-
+        edit = self._edit_existing(
+            edits.create_profile,
+            profile,
+            set_default=set_default,
+            expected_version=expected_version,
+            actor=actor,
+            source=source,
+        )
         return self._run(self.service.chain.view(), registry_slug, edit, body_pointer=in_profile(profile["slug"]))
 
     def update_profile(
@@ -270,17 +278,9 @@ class RegistryWriter:
         view = self.service.chain.view()
         self._precheck(view, registry_slug, profile_slug, expected_version)
 
-        def edit(current: Registry | None, now_ms: int) -> Registry:
-            return edits.update_profile(
-                self._existing(current),
-                profile_slug,
-                changes,
-                expected_version=expected_version,
-                actor=actor,
-                source=source,
-                now_ms=now_ms,
-            )
-
+        edit = self._edit_existing(
+            edits.update_profile, profile_slug, changes, expected_version=expected_version, actor=actor, source=source
+        )
         return self._run(view, registry_slug, edit, body_pointer=in_profile(profile_slug))
 
     def delete_profile(
@@ -290,16 +290,9 @@ class RegistryWriter:
         view = self.service.chain.view()
         self._precheck(view, registry_slug, profile_slug, expected_version)
 
-        def edit(current: Registry | None, now_ms: int) -> Registry:
-            return edits.delete_profile(
-                self._existing(current),
-                profile_slug,
-                expected_version=expected_version,
-                actor=actor,
-                source=source,
-                now_ms=now_ms,
-            )
-
+        edit = self._edit_existing(
+            edits.delete_profile, profile_slug, expected_version=expected_version, actor=actor, source=source
+        )
         return self._run(view, registry_slug, edit)
 
     def set_default(
@@ -309,16 +302,9 @@ class RegistryWriter:
         view = self.service.chain.view()
         self._precheck(view, registry_slug, None, expected_version)
 
-        def edit(current: Registry | None, now_ms: int) -> Registry:
-            return edits.set_default(
-                self._existing(current),
-                profile_slug,
-                expected_version=expected_version,
-                actor=actor,
-                source=source,
-                now_ms=now_ms,
-            )
-
+        edit = self._edit_existing(
+            edits.set_default, profile_slug, expected_version=expected_version, actor=actor, source=source
+        )
         return self._run(view, registry_slug, edit)
 
     def put_registry(
