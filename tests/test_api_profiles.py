@@ -105,6 +105,24 @@ def test_list_errors(client):
     assert_text_error(client.get("/api/chat/profiles?registry=ghost"), 404, "registry not found")
 
 
+def test_remembered_registry_queries_answer_as_parsed_ones(client):
+    """`?registry=` answers are remembered per query string (hot path); a refused one is never remembered, and a
+    flood of distinct query strings cannot grow what is kept past its bound."""
+    from registry.api import common
+
+    for _ in range(2):
+        assert_text_error(client.get("/api/chat/profiles?registry=bad!"), 400, "invalid registry")
+        team = client.get("/api/chat/profiles?registry=team").get_json()
+        assert [i["slug"] for i in team] == ["beta", "gamma"]
+        assert client.get("/api/chat/profiles?other=1&registry=%20TEAM").get_json() == team
+    assert "registry=bad!" not in common._REGISTRY_BY_QUERY
+    for n in range(common.QUERY_CACHE_ENTRIES + 50):
+        assert client.get(f"/api/chat/profiles/beta?registry=team&n={n}").status_code == 200
+    assert len(common._REGISTRY_BY_QUERY) <= common.QUERY_CACHE_ENTRIES
+    assert client.get("/api/chat/profiles/beta?registry=team&n=overflow").get_json()["registry"] == "team"
+    assert_text_error(client.get("/api/chat/profiles/beta?registry=no%20way&n=overflow"), 400, "invalid registry")
+
+
 # --- GET /api/chat/profiles/<slug> ---------------------------------------------------------------------------------
 
 

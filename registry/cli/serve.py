@@ -57,6 +57,13 @@ class QueueDepthSummary(logging.Filter):
 
 
 # waitress's settings that bound what slow or idle clients can hold: flag -> (lowest, highest, what it counts).
+# Up to this many connections waitress's default select() loop is safe: select() cannot watch a descriptor
+# numbered 1024 (FD_SETSIZE) or more, and the connections share the numbers below it with the database files,
+# the listening socket and waitress's trigger pipe. Above it, poll() (POSIX; waitress keeps select() where there
+# is no poll). select() is kept below: waitress's poll loop registers every descriptor again on each turn, which
+# cost about 8% of the detail route's throughput under wrk (bench/read_api.py, 16 connections).
+SELECT_SAFE_CONNECTIONS = 768
+
 WAITRESS_FLAGS = {
     "connection-limit": (1, 65535, "open connections served at once"),
     "channel-timeout": (1, 86400, "seconds before a silent connection is closed"),
@@ -97,9 +104,7 @@ def waitress_settings(args: argparse.Namespace) -> dict[str, int | bool]:
     """The keyword arguments of waitress.create_server that `serve` sets besides host, port and threads."""
     names = [flag.replace("-", "_") for flag in WAITRESS_FLAGS]
     settings: dict[str, int | bool] = {name: getattr(args, name) for name in names}
-    # poll() instead of select(): select() cannot watch a descriptor numbered 1024 or more, which a connection
-    # limit in the hundreds (plus the database files) can reach.
-    settings["asyncore_use_poll"] = True
+    settings["asyncore_use_poll"] = args.connection_limit > SELECT_SAFE_CONNECTIONS
     return settings
 
 

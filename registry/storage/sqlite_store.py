@@ -26,7 +26,7 @@ from registry.domain.model import (
 )
 from registry.storage import sqlite_db as db
 from registry.storage import wal_reset
-from registry.storage.file_identity import FileIdentity
+from registry.storage.file_identity import READ_RECHECK_SECONDS, FileIdentity
 from registry.storage.interface import (
     CheckedDatabase,
     Progress,
@@ -260,7 +260,7 @@ class SQLiteRegistryStore:
         """
         if self._closed:
             raise RegistryError("sqlite profile store closed")
-        self._notice_replaced_file()
+        self._notice_replaced_file(recheck_after=READ_RECHECK_SECONDS)
         reader: _Reader | None = getattr(self._local, "reader", None)
         if reader is not None and reader.file_generation != self._file_generation:
             reader.conn.close()  # it reads the file that was replaced
@@ -287,8 +287,8 @@ class SQLiteRegistryStore:
         reader.wal_header = header
         return self._snapshot
 
-    def _notice_replaced_file(self) -> None:
-        replacement = self._identity.replaced()
+    def _notice_replaced_file(self, *, recheck_after: float = 0.0) -> None:
+        replacement = self._identity.replaced(recheck_after=recheck_after)
         if replacement is not None:
             self._follow_replaced_file(replacement)
 

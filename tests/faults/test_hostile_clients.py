@@ -495,3 +495,18 @@ def test_a_restart_ends_logins_even_with_a_configured_secret_key(tmp_path: Path,
     restarted.set_cookie("session", cookie.value)
     assert restarted.post("/backups", data={"csrf_token": csrf}).status_code == 403
     assert not (tmp_path / "b").exists() or not list((tmp_path / "b").iterdir())
+
+
+def test_waitress_loop_uses_poll_whenever_select_could_meet_a_descriptor_past_its_limit() -> None:
+    """select() cannot watch descriptor 1024 or above; it is kept only while the connection limit stays below it."""
+    from registry.cli import build_parser
+    from registry.cli.serve import SELECT_SAFE_CONNECTIONS, waitress_settings
+
+    def loop_for(limit: int) -> bool:
+        args = build_parser().parse_args(["serve", "--connection-limit", str(limit)])
+        return bool(waitress_settings(args)["asyncore_use_poll"])
+
+    assert SELECT_SAFE_CONNECTIONS + 256 <= 1024  # headroom for database files, listener and trigger pipe
+    assert loop_for(SELECT_SAFE_CONNECTIONS) is False
+    assert loop_for(SELECT_SAFE_CONNECTIONS + 1) is True
+    assert loop_for(4096) is True

@@ -89,3 +89,41 @@ def test_a_replacement_with_a_trigger_is_served_read_only(tmp_path):
         assert served(server) == {"new"}  # the trigger never ran
     finally:
         server.stop()
+
+
+def test_reads_look_at_the_path_at_most_once_per_recheck_interval(tmp_path, monkeypatch):
+    """The hot read path does not stat() the file per request (it released the GIL on every read), yet an `mv`
+    is still seen by a read within READ_RECHECK_SECONDS and by the very next write."""
+    from registry.domain.model import decode_registry
+    from registry.storage import file_identity
+    from registry.storage.sqlite_db import target_from_path
+    from registry.storage.sqlite_store import SQLiteRegistryStore
+
+    db = tmp_path / "profiles.db"
+    make_database(db, "old")
+    looks: list[Path] = []
+    real_identity = file_identity.identity
+    monkeypatch.setattr(file_identity, "identity", lambda path: looks.append(path) or real_identity(path))
+    store = SQLiteRegistryStore(target_from_path(db)).open()
+    try:
+        looks.clear()
+        for _ in range(200):
+            assert set(store.snapshot().registries) == {"old"}
+        assert len(looks) <= 1, f"{len(looks)} stat() calls for 200 reads"
+
+        replacement = tmp_path / "new.db"
+        make_database(replacement, "new")
+        os.replace(replacement, db)
+        looks.clear()
+        with store.write("written") as tx:  # a write looks at once: it must not land in a file nobody reads
+            tx.put(decode_registry(json.loads(registry_json("written"))))
+        assert looks, "the write did not look at the path"
+        assert set(store.snapshot().registries) == {"new", "written"}
+
+        os.replace(tmp_path / "profiles.db", tmp_path / "kept.db")
+        make_database(replacement, "third")
+        os.replace(replacement, db)
+        recheck = file_identity.READ_RECHECK_SECONDS
+        assert eventually(lambda: set(store.snapshot().registries) == {"third"}, timeout=5 * recheck)
+    finally:
+        store.close()
