@@ -120,21 +120,23 @@ def restore_partially(
         raise RestoreRefused("nothing selected: name at least one registry or REGISTRY/PROFILE")
     source = service.backup_source()
     if source is None:
-        raise RestoreRefused("no SQLite registry source to restore into (only YAML sources are configured)")
+        raise RestoreRefused("no database source to restore into (only YAML sources are configured)")
     store = source.store
+    database = backups.live_database(store)
+    backups.backup_folder(database, backup_dir)  # PostgreSQL without a backup folder: refused before anything
     backups.verify_snapshot(snapshot_path)
     snapshot = {slug: r.registry for slug, r in read_snapshot_file(snapshot_path).registries.items()}
     view = service.chain.view()
     for slug in selection.slugs():
         label = view.source_of.get(slug)
         if label is not None and label != source.label:
-            raise RestoreRefused(f'registry "{slug}" is served from {label}, not from {store.target.path}')
+            raise RestoreRefused(f'registry "{slug}" is served from {label}, not from {database.location}')
     for slug in selection.registries:
         live = store.snapshot()
         if slug not in snapshot and slug not in live.registries and slug not in live.quarantined:
             raise RestoreRefused(f'registry "{slug}" is in neither the snapshot nor the live data')
     safety = backups.create_backup(
-        store.target, backup_dir, reason=f"before restore of {selection.describe()} from {snapshot_path.name}"
+        database, backup_dir, reason=f"before restore of {selection.describe()} from {snapshot_path.name}"
     )
     outcomes = []
     with store.write_many(selection.slugs()) as rows:
