@@ -312,6 +312,14 @@ def test_backup_api_answers_503_with_the_reason_while_postgresql_is_down(private
         assert diff.status_code == 503
         assert client.get("/api/backups").status_code == 200  # the folder is still listed
         assert sorted(p.name for p in folder.iterdir()) == sorted([name, f"{name}.manifest.json"])
+        # The dashboard's restore page compares with the live rows: 503 naming the reason, not an error page.
+        login = client.get("/login").get_data(as_text=True)
+        client.post("/login", data={"token": TOKEN, "csrf_token": csrf_of(login), "next": "/"})
+        confirm = client.get(f"/backups/{name}/restore")
+        assert confirm.status_code == 503 and "unavailable" in confirm.get_data(as_text=True)
+        html = client.get("/").get_data(as_text=True)
+        failed = client.post("/backups", data={"csrf_token": csrf_of(html)}, follow_redirects=True)
+        assert "Backup failed" in failed.get_data(as_text=True) and "unavailable" in failed.get_data(as_text=True)
     finally:
         private_pg.start()
 

@@ -164,6 +164,12 @@ def snapshot_not_found(exc: backups.SnapshotNotFound) -> Response:
     return page_error(404, str(exc) or "snapshot not found")
 
 
+@bp.errorhandler(backups.SnapshotUnavailable)
+def snapshot_unavailable(exc: backups.SnapshotUnavailable) -> Response:
+    """The database could not be reached (PostgreSQL down) or was busy: 503 with the reason; nothing changed."""
+    return page_error(503, str(exc))
+
+
 @bp.errorhandler(backups.SnapshotError)
 def snapshot_error(exc: backups.SnapshotError) -> Response:
     """A snapshot that fails its checks: 500 naming the reason."""
