@@ -225,13 +225,22 @@ def test_diff_and_check_against_a_postgresql_snapshot(pg, tmp_path, make_app, li
     assert "0 failed" in capsys.readouterr().out
 
 
-def test_postgresql_unreachable_is_one_line_and_writes_nothing(tmp_path, capsys):
+def test_postgresql_unreachable_is_one_line_and_writes_nothing(tmp_path, seeded_db, capsys):
     folder = tmp_path / "snaps"
     down = "postgresql://postgres@127.0.0.1:1/registries?connect_timeout=2"
-    assert main(["backup", "--profile-registries", down, "--backup-dir", str(folder), "--priority", "normal"]) == 1
+    args = ["--profile-registries", down, "--backup-dir", str(folder)]
+    assert main(["backup", *args, "--priority", "normal"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unavailable" in err[0] and "127.0.0.1:1" in err[0]
     assert list(folder.iterdir()) == []  # the temporary file is gone too
+    snapshot = backups.create_backup(target_from_path(seeded_db)).path
+    for command in (["restore", str(snapshot)], ["diff", str(snapshot)]):
+        assert main([*command, *args]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "unavailable" in err[0], command
+    assert list(folder.iterdir()) == []  # no safety snapshot either
+    assert main(["backups", *args]) == 0  # listing reads the folder only
+    assert "no snapshots of postgresql://postgres@127.0.0.1:1/registries" in capsys.readouterr().out
 
 
 # --- the API and the dashboard -----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ shows the restored rows on its very next read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar, Union
@@ -121,7 +122,9 @@ class PostgresDatabase(LiveDatabase):
     def __init__(self, target: PostgresTarget, store: PostgresRegistryStore | None = None) -> None:
         self.target = target
         self.store = store
-        self.name = target.params.get("dbname") or target.params.get("user") or "postgres"
+        # libpq's default database is the user's name; a name is a file name here, so nothing but [A-Za-z0-9._-].
+        dbname = target.params.get("dbname") or target.params.get("user") or "postgres"
+        self.name = re.sub(r"[^A-Za-z0-9._-]", "_", dbname).lstrip(".") or "postgres"
         self.location = target.location
 
     def folder(self, backup_dir: Path | None) -> Path:
