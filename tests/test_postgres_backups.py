@@ -211,6 +211,19 @@ def test_a_sqlite_snapshot_restores_into_postgresql_and_a_bad_one_changes_nothin
     assert pg_rows(pg) == before
 
 
+def test_no_safety_snapshot_no_restore(pg, tmp_path, capsys):
+    snapshot = backups.create_backup(target_from_dsn(pg), tmp_path / "snaps").path
+    put(pg, "team", {"a": {"description": "DAMAGED"}}, 1_900_000_000_000)
+    before = pg_rows(pg)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the backup folder should be")
+    # The safety snapshot cannot be written: the restore's transaction is rolled back, nothing changes.
+    assert main(["restore", str(snapshot), "--profile-registries", pg, "--backup-dir", str(blocked)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write a snapshot" in err[0] and "nothing was changed" in err[0]
+    assert pg_rows(pg) == before
+
+
 def test_diff_and_check_against_a_postgresql_snapshot(pg, tmp_path, make_app, live_server, capsys):
     folder = tmp_path / "snaps"
     args = ["--profile-registries", pg, "--backup-dir", str(folder)]
