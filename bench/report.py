@@ -115,6 +115,43 @@ BENCHES: dict[str, dict[str, Any]] = {
         "options": {"size_mb": 200, "repeats": 3, "rest_seconds": 6.0, "backup_runs": 4, "page_size": 4096},
         "pairs": BACKUP_PAIRS,
     },
+    # PostgreSQL (needs the server of PROFILE_REGISTRY_TEST_POSTGRES; without one the section says why it did not run).
+    "postgres-read": {
+        "file": "postgres_read.py",
+        "options": {"seconds": 4.0},
+        "pairs": [
+            ("list: PostgreSQL vs bare waitress+Flask, req/s", "list.postgresql.rps", "list.bare.rps", None),
+            ("list: SQLite vs bare waitress+Flask, req/s", "list.sqlite.rps", "list.bare.rps", None),
+            ("detail: PostgreSQL vs bare, req/s", "detail.postgresql.rps", "detail.bare.rps", None),
+            ("detail: SQLite vs bare, req/s", "detail.sqlite.rps", "detail.bare.rps", None),
+            ("list: two PostgreSQL instances vs one, aggregate req/s", "list.postgresql x2.rps", "list.postgresql.rps",
+             None),
+            ("detail: two PostgreSQL instances vs one, aggregate req/s", "detail.postgresql x2.rps",
+             "detail.postgresql.rps", None),
+        ],
+    },
+    "postgres-writes": {
+        "file": "postgres_writes.py",
+        "options": {"requests": 300},
+        "pairs": [
+            ("PATCH via the admin API vs raw psycopg upsert, writes/s", "patch.per_s", "raw_upsert.per_s", None),
+            ("4 concurrent PATCH clients vs raw upsert, writes/s", "patch_concurrent.per_s", "raw_upsert.per_s", None),
+        ],
+    },
+    "metrics": {
+        "file": "metrics_cost.py",
+        "options": {"seconds": 6.0},
+        "pairs": [
+            ("detail route with the /metrics hooks vs without, req/s", "routes.detail.with.rps",
+             "routes.detail.without.rps", "routes.detail.ratio"),
+            ("list route with vs without, req/s", "routes.list.with.rps", "routes.list.without.rps",
+             "routes.list.ratio"),
+            ("detail route CPU per request with vs without, us", "routes.detail.with.cpu_us_per_request",
+             "routes.detail.without.cpu_us_per_request", None),
+            ("the two hooks timed in-process vs a detail request's CPU without metrics, us", "hooks.us_per_request",
+             "hooks.detail_cpu_us_without", "hooks.share_of_detail_cpu"),
+        ],
+    },
     "dashboard": {
         "file": "dashboard.py",
         "options": {"rounds": 150},

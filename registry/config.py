@@ -42,7 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,
     # The dashboard's session cookie is not sent with cross-site POSTs (CSRF tokens are checked as well).
     "SESSION_COOKIE_SAMESITE": "Lax",
-    # Folder of backup snapshots; None means the database's own folder (the runbook puts them beside it).
+    # Folder of backup snapshots; None means the SQLite database's own folder (the runbook puts them beside it). A
+    # PostgreSQL source has no folder of its own: its backups, restores and the dashboard's buttons need this set.
     "BACKUP_DIR": None,
     # Retention, applied after each backup (CLI and API): keep the newest 10 snapshots made by this tool and
     # none older than 30 days; the newest verified snapshot is never deleted. 0 or None switches a rule off.

@@ -80,3 +80,14 @@ def test_postgres_pool_listener_and_generation(pg_url, make_app):
     assert got[("profile_registry_postgres_pool_connections", (("source", label), ("state", "max")))] == 10
     assert ("profile_registry_postgres_notifications_total", (("source", label),)) in got
     assert got[("profile_registry_database_up", (("source", label),))] == 1
+
+
+def test_newest_backup_age_of_a_postgresql_source(pg_url, make_app, tmp_path):
+    # Without BACKUP_DIR a PostgreSQL source keeps no snapshots here: no figure, and the scrape still answers.
+    assert not any(name == "profile_registry_newest_backup_age_seconds" for name, _ in samples(
+        make_app(pg_url).test_client()))
+    app = make_app(pg_url, BACKUP_DIR=str(tmp_path / "snaps"))
+    client = app.test_client()
+    backups.create_backup(app.extensions["profile_registry"].backup_source().store, tmp_path / "snaps")
+    age = samples(client)[("profile_registry_newest_backup_age_seconds", ())]
+    assert 0 <= age < 60

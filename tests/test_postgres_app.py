@@ -1,4 +1,4 @@
-"""A PostgreSQL source behind the whole app: read routes, dashboard, health, backups' refusal, and `inspect`."""
+"""A PostgreSQL source behind the whole app: read routes, dashboard, health, backups without a folder, and `inspect`."""
 
 from __future__ import annotations
 
@@ -25,8 +25,10 @@ def test_read_routes_dashboard_and_health_on_postgresql(pg_url, make_app):
     database = health["databases"][0]
     assert database["path"] == app.extensions["profile_registry"].store_sources()[0].label
     assert database["settings"]["change_detection"] == "listen/notify"
+    # A PostgreSQL database has no folder beside it: without BACKUP_DIR the backup API says where to set one.
     backups = client.get("/api/backups")
-    assert backups.status_code == 409 and "profile-registry copy" in backups.get_json()["message"]
+    assert backups.status_code == 409 and "BACKUP_DIR" in backups.get_json()["message"]
+    assert "No backup folder" in client.get("/").get_data(as_text=True)
 
 
 def test_inspect_reads_every_row_of_a_postgresql_source(pg_url, capsys):

@@ -1,4 +1,5 @@
-"""Backups over HTTP: list, create (admin) and restore (admin) snapshots of the service's first SQLite source."""
+"""Backups over HTTP: list, create (admin) and restore (admin) snapshots of the service's first database source
+(SQLite or PostgreSQL: the snapshots are the same files, registry/storage/backups/live.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from registry.api.schemas import ErrorBodySchema
 from registry.service.partial_restore import Selection, restore_partially
 from registry.service.snapshot_diff import diff_snapshot, live_side, snapshot_side
 from registry.storage import backups
-from registry.storage.sqlite_db import DatabaseTarget
 from registry.web.auth import require_admin, require_writable
 
 blp = Blueprint("backups", __name__, url_prefix="/api/backups", description="Snapshots of the registry database")
@@ -156,15 +156,19 @@ AGAINST_PARAM = {
 
 
 class NoDatabase(Exception):
-    """The service has no SQLite source (YAML only): there is nothing to back up."""
+    """The service has no database source (YAML only): there is nothing to back up."""
 
 
-def database() -> DatabaseTarget:
-    """The database the service backs up (RegistryService.backup_source), with every setting it is served with."""
+def database() -> backups.LiveDatabase:
+    """The database the service backs up (RegistryService.backup_source), with every setting it is served with.
+
+    The open store itself, so a restore into PostgreSQL goes through this instance's store and its next read
+    shows the restored rows.
+    """
     source = service().backup_source()
     if source is None:
         raise NoDatabase()
-    return source.store.target
+    return backups.live_database(source.store)
 
 
 def folder() -> Path | None:
@@ -176,18 +180,18 @@ PERMISSION_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 
 
 def _guarded(fn):  # type: ignore[no-untyped-def]
-    """Map this module's failures to JSON answers (404 unknown name, 422 refused snapshot, 409 no database,
-    403/507 a snapshot that could not be written)."""
+    """Map this module's failures to JSON answers (404 unknown name, 422 refused snapshot, 409 no database or no
+    backup folder, 503 the database unreachable or busy, 403/507 a snapshot that could not be written)."""
 
     def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
         try:
             return fn(*args, **kwargs)
         except NoDatabase:
-            return json_error(
-                409,
-                "no SQLite registry source to back up (backups here act on SQLite sources; a PostgreSQL source "
-                "is snapshotted with `profile-registry copy` or PostgreSQL's tools)",
-            )
+            return json_error(409, "no SQLite or PostgreSQL registry source to back up (YAML sources only)")
+        except backups.NoBackupFolder as exc:
+            return json_error(409, str(exc))
+        except backups.SnapshotUnavailable as exc:
+            return json_error(503, f"{exc}; nothing was changed")
         except backups.SnapshotNotFound as exc:
             return json_error(404, str(exc))
         except backups.BackupWriteError as exc:
@@ -205,15 +209,15 @@ def _guarded(fn):  # type: ignore[no-untyped-def]
 @blp.route("")
 class Backups(MethodView):
     @blp.response(200, BackupListSchema)
-    @blp.alt_response(409, schema=ErrorBodySchema, description="no SQLite source")
+    @blp.alt_response(409, schema=ErrorBodySchema, description="no database source, or no backup folder")
     @_guarded
     def get(self) -> Response:
-        """Snapshots of the first SQLite source, newest first."""
+        """Snapshots of the first database source (SQLite or PostgreSQL), newest first."""
         target = database()
         snapshots = backups.list_snapshots(target, folder())
         return json_body(
             {
-                "database": str(target.path),
+                "database": target.location,
                 "backup_dir": str(backups.backup_folder(target, folder())),
                 "snapshots": [s.to_dict() for s in snapshots],
             }
@@ -222,8 +226,9 @@ class Backups(MethodView):
     @blp.doc(**AUTH_DOC)
     @blp.response(201, CreatedBackupSchema)
     @blp.alt_response(401, schema=ErrorBodySchema, description="missing or wrong bearer token")
-    @blp.alt_response(409, schema=ErrorBodySchema, description="no SQLite source")
+    @blp.alt_response(409, schema=ErrorBodySchema, description="no database source, or no backup folder")
     @blp.alt_response(422, schema=ErrorBodySchema, description="the snapshot failed its checks")
+    @blp.alt_response(503, schema=ErrorBodySchema, description="the database is unreachable or busy")
     @blp.alt_response(403, schema=ErrorBodySchema, description="the backup folder refuses the write (path, OS error)")
     @blp.alt_response(507, schema=ErrorBodySchema, description="the snapshot could not be stored (path, OS error)")
     @require_admin
@@ -252,6 +257,7 @@ class Restore(MethodView):
     @blp.alt_response(
         422, schema=ErrorBodySchema, description="the snapshot failed its checks, or the partial restore is refused"
     )
+    @blp.alt_response(503, schema=ErrorBodySchema, description="the database is unreachable or busy; nothing changed")
     @require_writable
     @require_admin
     @blp.arguments(RestoreRequestSchema(), required=False)
@@ -295,8 +301,9 @@ class Diff(MethodView):
     @blp.doc(parameters=[AGAINST_PARAM])
     @blp.response(200, SnapshotDiffSchema)
     @blp.alt_response(404, schema=ErrorBodySchema, description="no snapshot of that name")
-    @blp.alt_response(409, schema=ErrorBodySchema, description="no SQLite source")
+    @blp.alt_response(409, schema=ErrorBodySchema, description="no database source, or no backup folder")
     @blp.alt_response(422, schema=ErrorBodySchema, description="a file is not a registry database")
+    @blp.alt_response(503, schema=ErrorBodySchema, description="the database is unreachable")
     @_guarded
     def get(self, name: str) -> Response:
         """What restoring the snapshot would change: per registry and profile, each field before and after."""

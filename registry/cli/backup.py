@@ -1,4 +1,5 @@
-"""`profile-registry backup`: a checked snapshot through SQLite's backup API, then retention; shared CLI helpers."""
+"""`profile-registry backup`: a checked snapshot (SQLite's backup API, or one PostgreSQL repeatable-read transaction),
+then retention; the CLI helpers the snapshot commands share."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from registry.cli.options import add_registry_sources, non_negative_float, non_n
 from registry.config import DEFAULTS
 from registry.domain.errors import StartupError
 from registry.storage import backups
-from registry.storage.sources import first_sqlite_target, parse_entries
+from registry.storage.postgres_db import PostgresTarget
+from registry.storage.sources import first_database_target, first_sqlite_target, parse_entries
 from registry.storage.sqlite_db import DatabaseTarget, target_from_path
 
 # Below this size a backup takes well under a second: no progress bar.
@@ -22,45 +24,63 @@ PROGRESS_MIN_BYTES = 16 * 1024 * 1024
 
 
 def add_database_options(parser: argparse.ArgumentParser) -> None:
-    """`--db` or `--profile-registries` (first SQLite source), and `--backup-dir`."""
+    """`--db` or `--profile-registries` (first SQLite or PostgreSQL source), and `--backup-dir`."""
     add_registry_sources(parser)
     parser.add_argument(
         "--db",
         metavar="PATH",
         help=f"the database file (default: the first SQLite source, else {DEFAULTS['DEFAULT_DATABASE']})",
     )
-    parser.add_argument("--backup-dir", metavar="DIR", help="folder of snapshots (default: the database's folder)")
+    parser.add_argument(
+        "--backup-dir",
+        metavar="DIR",
+        help="folder of snapshots (default: the SQLite database's folder; required for a PostgreSQL source)",
+    )
 
 
-def database_target(args: argparse.Namespace) -> DatabaseTarget:
-    """The database these options name, with its DSN settings: `--db`, else the first SQLite entry, else the default.
+def database_target(args: argparse.Namespace) -> DatabaseTarget | PostgresTarget:
+    """The database these options name, with its settings: `--db`, else the first SQLite or PostgreSQL entry (the one
+    the service's API backs up), else the default.
 
-    The whole target travels on to backup, restore and inspect, so they connect as the service does (a
+    The whole target travels on to backup and restore, so they connect as the service does (a
     `sqlite-dsn:...?_journal_mode=DELETE` database is never switched to WAL by a backup).
     """
     if args.db:
         return target_from_path(args.db)
-    target = first_sqlite_target(parse_entries(args.profile_registries))
+    target = first_database_target(parse_entries(args.profile_registries))
     if target is not None:
         return target
     if args.profile_registries:
-        raise StartupError(
-            "no SQLite source among --profile-registries (YAML sources have nothing to back up; a PostgreSQL source "
-            "is snapshotted with `profile-registry copy postgresql://... FILE.db`)"
-        )
+        raise StartupError("no database among --profile-registries (YAML sources have nothing to back up)")
     return target_from_path(DEFAULTS["DEFAULT_DATABASE"])
+
+
+def sqlite_database(args: argparse.Namespace) -> DatabaseTarget:
+    """The SQLite database these options name (`inspect` reads its file): `--db`, the first SQLite entry, else the
+    default; it must exist."""
+    target = target_from_path(args.db) if args.db else first_sqlite_target(parse_entries(args.profile_registries))
+    if target is None:
+        if args.profile_registries:
+            raise StartupError("no SQLite source among --profile-registries")
+        target = target_from_path(DEFAULTS["DEFAULT_DATABASE"])
+    if not target.path.is_file():
+        raise StartupError(f"database {target.path} does not exist")
+    return target
 
 
 def backup_dir(args: argparse.Namespace) -> Path | None:
     return Path(args.backup_dir) if args.backup_dir else None
 
 
-def existing_database(args: argparse.Namespace) -> DatabaseTarget:
-    """database_target, which must exist: these commands never create a database."""
-    target = database_target(args)
-    if not target.path.is_file():
-        raise StartupError(f"database {target.path} does not exist")
-    return target
+def existing_database(args: argparse.Namespace) -> backups.LiveDatabase:
+    """database_target, which must exist (these commands never create a database) and have a backup folder."""
+    database = backups.live_database(database_target(args))
+    try:
+        database.check_exists()
+        database.folder(backup_dir(args))
+    except backups.SnapshotError as exc:
+        raise StartupError(str(exc)) from exc
+    return database
 
 
 def add_snapshot_argument(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +90,7 @@ def add_snapshot_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def snapshot_path(value: str, target: DatabaseTarget, folder: Path | None) -> Path:
+def snapshot_path(value: str, target: backups.Database, folder: Path | None) -> Path:
     """A snapshot named on the command line: a file path as given, else a name from `profile-registry backups`."""
     candidate = Path(value)
     if candidate.is_file():
@@ -189,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
     target = existing_database(args)
     if args.priority == "low":
         lower_priority()
-    progress = TerminalProgress(target.path.stat().st_size)
+    progress = TerminalProgress(target.size())
     try:
         info = backups.create_backup(target, backup_dir(args), progress=progress)
     except KeyboardInterrupt:

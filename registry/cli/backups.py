@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import UTC, datetime
 
 from registry.cli.backup import add_database_options, backup_dir, database_target
@@ -27,13 +28,18 @@ def age(created: datetime, now: datetime) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    target = database_target(args)
+    target = backups.live_database(database_target(args))
+    try:
+        folder = backups.backup_folder(target, backup_dir(args))
+    except backups.NoBackupFolder as exc:
+        print(f"profile-registry backups: error: {exc}", file=sys.stderr)
+        return 2
     snapshots = backups.list_snapshots(target, backup_dir(args))
     if args.json:
         print(json.dumps([s.to_dict() for s in snapshots], indent=2))
         return 0
     if not snapshots:
-        print(f"no snapshots of {target.path} in {backups.backup_folder(target, backup_dir(args))}")
+        print(f"no snapshots of {target.location} in {folder}")
         return 0
     now = datetime.now(UTC)
     rows = [("NAME", "CREATED (UTC)", "AGE", "SIZE", "REGISTRIES", "NEWEST_UPDATED_AT_MS", "VERIFIED")]

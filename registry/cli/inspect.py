@@ -6,7 +6,7 @@ import argparse
 import json
 import textwrap
 
-from registry.cli.backup import add_database_options, existing_database, fail
+from registry.cli.backup import add_database_options, fail, sqlite_database
 from registry.cli.copy import open_store, snapshot_file
 from registry.storage.interface import StorageError
 from registry.storage.row_inspection import RowReport, inspect_database
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
                 return report(args, inspect_database(target_from_path(snapshot), args.slug), postgres.shown)
         finally:
             store.close()
-    target = existing_database(args)
+    target = sqlite_database(args)
     try:
         reports = inspect_database(target, args.slug)
     except StorageError as exc:

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except backups.SnapshotError as exc:
         return fail("restore", f"{exc}; nothing was changed")
-    print(f"restored {target.path} from {result.snapshot.path}")
+    print(f"restored {target.location} from {result.snapshot.path}")
     print(f"safety snapshot of the previous state: {result.safety_snapshot.path}")
     for change in result.changes:
         print(
@@ -100,7 +100,7 @@ def run_partial(args: argparse.Namespace) -> int:
         return fail("restore", str(exc) if "nothing was" in str(exc) else f"{exc}; nothing was restored")
     finally:
         service.chain.close()
-    print(f"restored {selection.describe()} in {target.path} from {result.snapshot}")
+    print(f"restored {selection.describe()} in {target.location} from {result.snapshot}")
     print(f"safety snapshot of the previous state: {result.safety_snapshot.path}")
     for item in result.registries:
         what = f" ({', '.join(item.profiles)})" if item.profiles else ""

@@ -14,9 +14,8 @@ from registry.domain.model import Profile, Registry, model_info_of
 from registry.domain.resolve import resolve_profile
 from registry.service.chain import ChainView
 from registry.service.registry_service import RegistryService, permission_warnings
-from registry.storage.backups import backup_folder
-from registry.storage.sources import SQLiteSource
-from registry.storage.sqlite_db import DatabaseTarget
+from registry.storage.backups import LiveDatabase, NoBackupFolder, backup_folder, live_database
+from registry.storage.sources import StoreSource
 
 # Where the README tells Windows operators how to restrict the data folder (chmod cannot).
 WINDOWS_ACL_HINT = 'README.md, section "Windows: restrict the data folder with an ACL"'
@@ -50,19 +49,20 @@ class ProfileRow:
 
 @dataclass(frozen=True)
 class BackupTarget:
-    """The database the dashboard backs up (the first SQLite source) and the folder of its snapshots."""
+    """The database the dashboard backs up (the first SQLite or PostgreSQL source) and the folder of its snapshots."""
 
-    source: SQLiteSource
+    source: StoreSource
     backup_dir: Path
 
     @property
-    def database(self) -> DatabaseTarget:
-        """The database with every setting it is served with: backups and restores connect the same way."""
-        return self.source.store.target
+    def database(self) -> LiveDatabase:
+        """The open store with every setting it is served with: backups and restores connect the same way."""
+        return live_database(self.source.store)
 
     @property
-    def db_path(self) -> Path:
-        return self.database.path
+    def db_path(self) -> str:
+        """The database as the page shows it: a path, or a PostgreSQL DSN without its password."""
+        return self.database.location
 
     def live_profiles(self) -> dict[str, list[str]]:
         """Profile slugs of each healthy registry in this database."""
@@ -168,11 +168,27 @@ def profile_rows(view: ChainView, registry_slug: str, registry: Registry) -> lis
 
 
 def backup_target(service: RegistryService, backup_dir: str | None) -> BackupTarget | None:
-    """The database the service backs up and its snapshot folder (BACKUP_DIR or the database's); None without one."""
+    """The database the service backs up and its snapshot folder (BACKUP_DIR or the database's); None without one
+    (no database source, or PostgreSQL without BACKUP_DIR: `no_backup_reason` says which)."""
     source = service.backup_source()
     if source is None:
         return None
-    return BackupTarget(source, backup_folder(source.store.target, Path(backup_dir) if backup_dir else None))
+    try:
+        return BackupTarget(source, backup_folder(source.store, Path(backup_dir) if backup_dir else None))
+    except NoBackupFolder:
+        return None
+
+
+def no_backup_reason(service: RegistryService, backup_dir: str | None) -> str:
+    """Why there is nothing to back up, for the page (when backup_target is None)."""
+    source = service.backup_source()
+    if source is None:
+        return "No SQLite or PostgreSQL database is configured, so there is nothing to back up."
+    try:
+        backup_folder(source.store, Path(backup_dir) if backup_dir else None)
+    except NoBackupFolder as exc:
+        return f"No backup folder: {exc}."
+    return ""
 
 
 def relation_to_live(snapshot_newest_ms: int | None, live_newest_ms: int) -> str:

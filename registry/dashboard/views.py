@@ -32,6 +32,7 @@ from registry.dashboard.pages import (
     BackupTarget,
     backup_target,
     health_strip,
+    no_backup_reason,
     profile_rows,
     registry_rows,
     restore_rows,
@@ -163,6 +164,12 @@ def snapshot_not_found(exc: backups.SnapshotNotFound) -> Response:
     return page_error(404, str(exc) or "snapshot not found")
 
 
+@bp.errorhandler(backups.SnapshotUnavailable)
+def snapshot_unavailable(exc: backups.SnapshotUnavailable) -> Response:
+    """The database could not be reached (PostgreSQL down) or was busy: 503 with the reason; nothing changed."""
+    return page_error(503, str(exc))
+
+
 @bp.errorhandler(backups.SnapshotError)
 def snapshot_error(exc: backups.SnapshotError) -> Response:
     """A snapshot that fails its checks: 500 naming the reason."""
@@ -237,6 +244,7 @@ def _render_overview(
         target=target,
         snapshots=snapshot_rows(snapshots, live_newest),
         snapshot_error=listing.error if listing else "",
+        no_backup="" if target else no_backup_reason(service, current_app.config.get("BACKUP_DIR")),
         live_newest=live_newest,
         chart=chart,
         health=health_strip(health),
@@ -362,7 +370,7 @@ def logout() -> ResponseReturnValue:
 def _require_target() -> BackupTarget:
     target = _target()
     if target is None:
-        raise RegistryNotFound("no SQLite database is configured: there is nothing to back up or restore")
+        raise RegistryNotFound(no_backup_reason(_service(), current_app.config.get("BACKUP_DIR")))
     return target
 
 

@@ -120,21 +120,25 @@ def restore_partially(
         raise RestoreRefused("nothing selected: name at least one registry or REGISTRY/PROFILE")
     source = service.backup_source()
     if source is None:
-        raise RestoreRefused("no SQLite registry source to restore into (only YAML sources are configured)")
+        raise RestoreRefused("no database source to restore into (only YAML sources are configured)")
     store = source.store
+    database = backups.live_database(store)
+    backups.backup_folder(database, backup_dir)  # PostgreSQL without a backup folder: refused before anything
     backups.verify_snapshot(snapshot_path)
     snapshot = {slug: r.registry for slug, r in read_snapshot_file(snapshot_path).registries.items()}
     view = service.chain.view()
     for slug in selection.slugs():
         label = view.source_of.get(slug)
         if label is not None and label != source.label:
-            raise RestoreRefused(f'registry "{slug}" is served from {label}, not from {store.target.path}')
+            raise RestoreRefused(f'registry "{slug}" is served from {label}, not from {database.location}')
+    # The live rows as committed now, read from the database itself: a PostgreSQL store's loaded rows may lag a
+    # commit by another instance by the NOTIFY's delivery, and a registry created there must not be refused here.
+    live_slugs = {_normalised(slug) for slug in database.row_stamps()}
     for slug in selection.registries:
-        live = store.snapshot()
-        if slug not in snapshot and slug not in live.registries and slug not in live.quarantined:
+        if slug not in snapshot and slug not in live_slugs:
             raise RestoreRefused(f'registry "{slug}" is in neither the snapshot nor the live data')
     safety = backups.create_backup(
-        store.target, backup_dir, reason=f"before restore of {selection.describe()} from {snapshot_path.name}"
+        database, backup_dir, reason=f"before restore of {selection.describe()} from {snapshot_path.name}"
     )
     outcomes = []
     with store.write_many(selection.slugs()) as rows:
@@ -199,3 +203,11 @@ def restore_partially(
                     "nothing was restored"
                 ) from exc
     return PartialRestoreResult(snapshot_path, safety, outcomes)
+
+
+def _normalised(slug: str) -> str:
+    """A stored slug as the service names its registry (a row stored as " Team " is registry "team")."""
+    try:
+        return parse_registry_slug(slug)
+    except SlugError:
+        return slug

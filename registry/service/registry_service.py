@@ -88,9 +88,10 @@ class RegistryService:
         """The SQLite sources, in chain order."""
         return [s for s in self.chain.sources if isinstance(s, SQLiteSource)]
 
-    def backup_source(self) -> SQLiteSource | None:
-        """The database the API and the dashboard back up and restore: the first SQLite source (None: YAML only)."""
-        return next(iter(self.sqlite_sources()), None)
+    def backup_source(self) -> StoreSource | None:
+        """The database the API and the dashboard back up and restore: the first SQLite or PostgreSQL source in
+        chain order (None: YAML only)."""
+        return next(iter(self.store_sources()), None)
 
     def health(self) -> tuple[int, dict[str, Any]]:
         """GET /api/health: 200 ok/degraded while anything can be served, 503 when no registry can be read."""

@@ -1,8 +1,9 @@
 """What a snapshot would change: the diff of a snapshot against the live database, or between two snapshots.
 
 The command line, the API and the dashboard's restore confirmation all call `diff_snapshot`, so they show the
-same thing. Both sides are read from their files as they are now (the live side through a read-only connection,
-a snapshot opened immutable); the comparison itself is registry.domain.diff.
+same thing. Both sides are read as they are now (the live side through a read-only connection, or one
+repeatable-read transaction on PostgreSQL; a snapshot opened immutable); the comparison itself is
+registry.domain.diff.
 """
 
 from __future__ import annotations
@@ -12,20 +13,21 @@ from pathlib import Path
 from typing import Any
 
 from registry.domain.diff import RegistryDiff, RegistryState, diff_registries
+from registry.storage.backups import Database, LiveDatabase, live_database
 from registry.storage.interface import StoreSnapshot
-from registry.storage.sqlite_db import DatabaseTarget
-from registry.storage.sqlite_store import read_database_file, read_snapshot_file
+from registry.storage.sqlite_store import read_snapshot_file
 
 
 @dataclass(frozen=True)
 class DiffSide:
-    """One side of a diff: the live database (`name` is its path) or a snapshot (`name` is the snapshot's name)."""
+    """One side of a diff: the live database (`name` is its path, or a PostgreSQL DSN without its password) or a
+    snapshot (`name` is the snapshot's name)."""
 
     kind: str  # "live" | "snapshot"
     name: str
-    path: Path
+    path: Path | str  # a PostgreSQL database's location is no file path
     # The live database with every setting it is served with; None for a snapshot file.
-    target: DatabaseTarget | None = None
+    target: LiveDatabase | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "path": str(self.path)}
@@ -56,9 +58,10 @@ class SnapshotDiff:
         }
 
 
-def live_side(target: DatabaseTarget) -> DiffSide:
+def live_side(target: Database) -> DiffSide:
     """The live database as a side of a diff."""
-    return DiffSide("live", str(target.path), target.path, target)
+    database = live_database(target)
+    return DiffSide("live", database.location, database.location, database)
 
 
 def snapshot_side(snapshot_path: Path) -> DiffSide:
@@ -75,7 +78,7 @@ def registry_states(snapshot: StoreSnapshot) -> dict[str, RegistryState]:
 
 def read_side(side: DiffSide) -> dict[str, RegistryState]:
     """The side's registries as stored now; SnapshotError when the file is not a registry database."""
-    rows = read_snapshot_file(side.path) if side.target is None else read_database_file(side.target)
+    rows = read_snapshot_file(Path(side.path)) if side.target is None else side.target.read_rows()
     return registry_states(rows)
 
 

@@ -41,6 +41,13 @@ class SnapshotError(RegistryError):
     """A snapshot failed a check (or could not be made or restored); the message is the reason."""
 
 
+class SnapshotUnavailable(SnapshotError):
+    """The database a snapshot is taken of (or restored into) cannot be reached or is busy; nothing was done.
+
+    The web layer answers 503 (try again later), not 422: the snapshot itself is not at fault.
+    """
+
+
 class SnapshotNotFound(SnapshotError):
     """No snapshot of that name exists in the backup folder (or the name is not a snapshot name)."""
 

@@ -19,7 +19,6 @@ are refused at once with StoreUnavailable (503) until the listener reconnects, w
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,10 +33,12 @@ from registry.domain import gojson
 from registry.domain.errors import ReadOnlyStore, RegistryError, StartupError, StoreUnavailable
 from registry.domain.model import encode_registry
 from registry.storage import postgres_db as pg
+from registry.storage import postgres_snapshots as snapshots
 from registry.storage.interface import (
     Progress,
     RegistryStore,
     SnapshotError,
+    SnapshotUnavailable,
     StorageError,
     StoreHealth,
     StoreSnapshot,
@@ -45,7 +46,6 @@ from registry.storage.interface import (
 from registry.storage.pending_write import PendingRowWrite
 from registry.storage.postgres_listener import CHECK_INTERVAL_S, ChangeListener
 from registry.storage.row_loading import RowLoader
-from registry.storage.sqlite_store import create_snapshot_file, open_snapshot_file
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +58,7 @@ POOL_WAIT_S = 5.0
 # A reload waits this long at most for a connection: readers queue behind it, so it must give up soon when the
 # server has just gone away (they are then served the rows loaded before).
 RELOAD_WAIT_S = 1.0
-# Rows fetched per round trip by a backup's server-side cursor.
-FETCH_ROWS = 500
-
-SELECT_ROWS = f'SELECT slug, payload_json, updated_at_ms FROM {pg.TABLE} ORDER BY slug COLLATE "C"'
+SELECT_ROWS = snapshots.SELECT_ROWS
 SELECT_GENERATION = f"SELECT generation FROM {pg.GENERATION_TABLE}"
 UPSERT = (
     f"INSERT INTO {pg.TABLE} (slug, payload_json, updated_at_ms) VALUES (%s, %s, %s) "
@@ -360,48 +357,26 @@ class PostgresRegistryStore:
 
     def backup_to(self, dest: Path, progress: Progress | None = None) -> None:
         """Every row as of one repeatable-read transaction, into the SQLite snapshot file `dest`."""
-        try:
-            with pg.connect(self.target, autocommit=True) as conn:
-                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                total = conn.execute(f"SELECT count(*) FROM {pg.TABLE}").fetchone()[0]  # type: ignore[index]
-                # A named (server-side) cursor streams the rows: a large registry is never held in memory whole.
-                with conn.cursor(name="profile_registry_backup") as cur:
-                    cur.itersize = FETCH_ROWS
-                    cur.execute(SELECT_ROWS)
-                    create_snapshot_file(dest, cur, total, progress)
-                conn.execute("COMMIT")
-        except psycopg.Error as exc:
-            raise SnapshotError(f"backup of {self.target.location} failed: {pg.one_line(exc)}") from exc
+        snapshots.backup_database(self.target, dest, progress)
 
     def restore_from(self, source: Path, before_copy: Callable[[], T]) -> T:
-        """Replace every row with the snapshot's in one transaction, holding every writer of every instance back."""
-        try:
-            snapshot = open_snapshot_file(source)
-            try:
-                rows = snapshot.execute("SELECT slug, payload_json, updated_at_ms FROM profile_registries").fetchall()
-            finally:
-                snapshot.close()
-        except sqlite3.Error as exc:
-            raise SnapshotError(f"{source.name}: cannot read: {exc}") from exc
+        """Replace every row with the snapshot's in one transaction, holding every writer of every instance back.
+
+        Through this store's own write transaction (not snapshots.restore_database): it refuses at once while the
+        server is away, and marks the rows stale on commit, so this instance's next read shows the restored rows.
+        """
+        rows = snapshots.snapshot_rows(source)
+        what = f"restore of {source.name} into {self.target.location}"
         try:
             with self._transaction() as conn:
                 # The generation lock is held: nobody commits between the safety snapshot and the copy.
                 value = before_copy()
-                # DELETE, not TRUNCATE: TRUNCATE's exclusive lock would stall every other instance's reload.
-                conn.execute(f"DELETE FROM {pg.TABLE}")
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        f"INSERT INTO {pg.TABLE} (slug, payload_json, updated_at_ms) VALUES (%s, %s, %s)",
-                        [(str(s), _text(p), int(u or 0)) for s, p, u in rows],
-                    )
-        except (psycopg.Error, StorageError, StoreUnavailable, ValueError) as exc:
-            raise SnapshotError(f"restore of {source.name} into {self.target.location} failed: {exc}") from exc
+                snapshots.replace_rows(conn, rows)
+        except StoreUnavailable as exc:
+            raise SnapshotUnavailable(f"{what} failed: {exc}") from exc
+        except StorageError as exc:
+            raise SnapshotError(f"{what} failed: {exc}") from exc
         return value
-
-
-def _text(payload: object) -> str:
-    """A snapshot's payload as text (the sqlite3 shell may have stored bytes)."""
-    return payload.decode("utf-8") if isinstance(payload, bytes) else str(payload)
 
 
 # The PostgreSQL store follows the storage contract (mypy checks this assignment against the protocol).

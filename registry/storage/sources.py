@@ -19,7 +19,7 @@ from registry.domain.model import (
 from registry.domain.yaml_json import DEFAULT_LIMITS, YAMLLimits, YAMLRefused, load_json_yaml
 from registry.storage import sqlite_db as db
 from registry.storage.interface import LoadedRegistry, QuarantinedRow, RegistryStore, StoreSnapshot
-from registry.storage.postgres_db import is_postgres_dsn, redact
+from registry.storage.postgres_db import PostgresTarget, is_postgres_dsn, redact
 from registry.storage.postgres_db import target_from_dsn as postgres_target_from_dsn
 from registry.storage.postgres_store import PostgresRegistryStore
 from registry.storage.sqlite_files import has_sqlite_header
@@ -228,6 +228,16 @@ def load_yaml_registry(text: str, label: str, limits: YAMLLimits = DEFAULT_LIMIT
 def sqlite_target(spec: SourceSpec) -> db.DatabaseTarget:
     """The database a `sqlite` or `sqlite-dsn` entry names, with every setting of its DSN."""
     return db.target_from_dsn(spec.location) if spec.kind == "sqlite-dsn" else db.target_from_path(spec.location)
+
+
+def first_database_target(specs: list[SourceSpec]) -> db.DatabaseTarget | PostgresTarget | None:
+    """The database that backups and restores act on: the first SQLite or PostgreSQL entry (None: YAML only)."""
+    for spec in specs:
+        if spec.kind == "postgresql":
+            return postgres_target_from_dsn(spec.location)
+        if spec.kind in ("sqlite", "sqlite-dsn"):
+            return sqlite_target(spec)
+    return None
 
 
 def first_sqlite_target(specs: list[SourceSpec]) -> db.DatabaseTarget | None:

@@ -95,7 +95,10 @@ class ServiceCollector(Collector):
             return None
         folder = Path(self.backup_dir) if self.backup_dir else None
         # verify=False: a scrape must not hash snapshot files; listing trusts the manifests.
-        snapshots = backups.list_snapshots(source.store.target, folder, verify=False)
+        try:
+            snapshots = backups.list_snapshots(source.store, folder, verify=False)
+        except backups.NoBackupFolder:
+            return None  # a PostgreSQL source without BACKUP_DIR keeps no snapshots here
         if not snapshots:
             return None
         return max(0.0, time.time() - snapshots[0].created_at.timestamp())

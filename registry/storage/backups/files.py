@@ -9,30 +9,33 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from registry.storage.backups.live import Database, live_database
 from registry.storage.interface import Progress
-from registry.storage.sqlite_db import DatabaseTarget
 from registry.storage.sqlite_files import FILE_STAMP
 
 # Prefix of a snapshot (or manifest) being written: never listed, removed by retention once abandoned.
 TMP_PREFIX = ".tmp-"
 
 
-def backup_folder(target: DatabaseTarget, backup_dir: Path | None = None) -> Path:
-    """Where snapshots of the database live: `backup_dir`, else the database's own folder (as in the runbook)."""
-    return Path(backup_dir) if backup_dir is not None else target.path.absolute().parent
+def backup_folder(target: Database, backup_dir: Path | None = None) -> Path:
+    """Where snapshots of the database live: `backup_dir`, else the database's own folder (as in the runbook).
+
+    A PostgreSQL database has no folder of its own: NoBackupFolder unless `backup_dir` is given.
+    """
+    return live_database(target).folder(backup_dir)
 
 
-def snapshot_name(target: DatabaseTarget, created: datetime) -> str:
+def snapshot_name(target: Database, created: datetime) -> str:
     """The runbook's name for a snapshot taken at `created` (UTC): `profiles.db.bak.YYYYMMDD-HHMMSS`."""
-    return f"{target.path.name}.bak.{created.strftime(FILE_STAMP)}"
+    return f"{live_database(target).name}.bak.{created.strftime(FILE_STAMP)}"
 
 
-def snapshot_name_pattern(target: DatabaseTarget) -> re.Pattern[str]:
+def snapshot_name_pattern(target: Database) -> re.Pattern[str]:
     """Matches the database's snapshot names (with the `-2`, `-3` of same-second snapshots); group 1 the stamp."""
-    return re.compile(rf"^{re.escape(target.path.name)}\.bak\.(\d{{8}}-\d{{6}})(?:-(\d+))?$")
+    return re.compile(rf"^{re.escape(live_database(target).name)}\.bak\.(\d{{8}}-\d{{6}})(?:-(\d+))?$")
 
 
-def stamp_of(name: str, target: DatabaseTarget) -> datetime | None:
+def stamp_of(name: str, target: Database) -> datetime | None:
     """The UTC time in a snapshot's name, or None when the name is not one of the database's snapshots."""
     match = snapshot_name_pattern(target).match(name)
     return datetime.strptime(match.group(1), FILE_STAMP).replace(tzinfo=UTC) if match else None

@@ -7,13 +7,13 @@ import stat
 from pathlib import Path
 
 from registry.storage.backups.files import backup_folder, snapshot_name_pattern
+from registry.storage.backups.live import Database
 from registry.storage.backups.manifests import SnapshotInfo, broken_info, read_manifest, snapshot_info
 from registry.storage.interface import SnapshotError, SnapshotNotFound
-from registry.storage.sqlite_db import DatabaseTarget
 
 
 def list_snapshots(
-    target: DatabaseTarget, backup_dir: Path | None = None, *, verify: bool = True
+    target: Database, backup_dir: Path | None = None, *, verify: bool = True
 ) -> list[SnapshotInfo]:
     """Every snapshot of the database in the backup folder (runbook-named files included), newest first.
 
@@ -53,7 +53,7 @@ def _suffix(name: str) -> int:
     return int(match.group(1)) if match and len(match.group(1)) < 6 else 1
 
 
-def find_snapshot(target: DatabaseTarget, name: str, backup_dir: Path | None = None) -> SnapshotInfo:
+def find_snapshot(target: Database, name: str, backup_dir: Path | None = None) -> SnapshotInfo:
     """The snapshot called `name` among those listed; SnapshotNotFound for anything else (paths included)."""
     pattern = snapshot_name_pattern(target)
     if not name or "/" in name or "\\" in name or name in (".", "..") or not pattern.match(name):

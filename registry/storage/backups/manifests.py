@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from registry.storage.backups.files import TMP_PREFIX, cached_sha, create_private, stamp_of
+from registry.storage.backups.live import Database, live_database
 from registry.storage.interface import CheckedDatabase, SnapshotError
-from registry.storage.sqlite_db import DatabaseTarget
 
 MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_FORMAT = 1
@@ -71,14 +71,14 @@ def manifest_path(snapshot_path: Path) -> Path:
 
 
 def new_manifest(
-    snapshot: Path, target: DatabaseTarget, created: datetime, reason: str, sha: str, checked: CheckedDatabase
+    snapshot: Path, target: Database, created: datetime, reason: str, sha: str, checked: CheckedDatabase
 ) -> dict[str, Any]:
     """The manifest of a snapshot just taken and checked."""
     return {
         "format": MANIFEST_FORMAT,
         "tool": TOOL,
         "snapshot": snapshot.name,
-        "database": str(target.path.absolute()),
+        "database": live_database(target).location,
         "created_at": created.isoformat().replace("+00:00", "Z"),
         "reason": reason,
         "sha256": sha,
@@ -196,7 +196,7 @@ def write_manifest(snapshot: Path, manifest: dict[str, Any]) -> None:
 
 def snapshot_info(
     path: Path,
-    target: DatabaseTarget,
+    target: Database,
     manifest: dict[str, Any] | None,
     sha_checked: str | None = None,
     *,

@@ -13,8 +13,8 @@ from typing import Any
 
 from registry.storage.backups.files import TMP_PREFIX, backup_folder
 from registry.storage.backups.listing import list_snapshots
+from registry.storage.backups.live import Database, live_database
 from registry.storage.backups.manifests import TOOL, manifest_path, snapshot_info
-from registry.storage.sqlite_db import DatabaseTarget
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def _is_held(path: Path) -> bool:
 
 
 def prune(
-    target: DatabaseTarget,
+    target: Database,
     backup_dir: Path | None = None,
     *,
     keep: int | None = None,
@@ -96,11 +96,11 @@ def prune(
             manifest_path(snap.path).unlink(missing_ok=True)
             deleted.append(snap.path)
             log.info("pruned snapshot %s (%s)", snap.name, "beyond keep" if too_many else "older than max age")
-    _remove_abandoned_temporaries(backup_folder(target, backup_dir), target.path.name)
+    _remove_abandoned_temporaries(backup_folder(target, backup_dir), live_database(target).name)
     return deleted
 
 
-def _still_verified(path: Path, target: DatabaseTarget, manifest: dict[str, Any]) -> bool:
+def _still_verified(path: Path, target: Database, manifest: dict[str, Any]) -> bool:
     try:
         return snapshot_info(path, target, manifest).verified
     except OSError:

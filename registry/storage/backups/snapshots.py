@@ -29,6 +29,7 @@ from registry.storage.backups.files import (
     sha256_file,
     snapshot_name,
 )
+from registry.storage.backups.live import Database, LiveDatabase, live_database
 from registry.storage.backups.manifests import (
     SnapshotInfo,
     manifest_path,
@@ -37,14 +38,13 @@ from registry.storage.backups.manifests import (
     write_manifest,
 )
 from registry.storage.interface import CheckedDatabase, Progress, SnapshotError
-from registry.storage.sqlite_db import DatabaseTarget
-from registry.storage.sqlite_store import check_database_file, checkpoint_after_backup, copy_database
+from registry.storage.sqlite_store import check_database_file
 
 log = logging.getLogger(__name__)
 
 
 def create_backup(
-    target: DatabaseTarget,
+    target: Database,
     backup_dir: Path | None = None,
     *,
     progress: Progress | None = None,
@@ -53,14 +53,14 @@ def create_backup(
     """Snapshot the database into the backup folder, check it and write its manifest.
 
     Every connection to the live database carries the target's settings (journal mode, busy timeout...): a
-    backup never changes how the database is kept.
+    backup never changes how the database is kept. A PostgreSQL database is read in one repeatable-read
+    transaction into the same kind of file (registry/storage/backups/live.py).
     """
-    db_path = target.path
-    if not db_path.is_file():
-        raise SnapshotError(f"database {db_path} does not exist")
-    folder = backup_folder(target, backup_dir)
+    database = live_database(target)
+    database.check_exists()
+    folder = backup_folder(database, backup_dir)
     try:
-        return _create_backup(target, folder, progress, reason)
+        return _create_backup(database, folder, progress, reason)
     except OSError as exc:
         raise BackupWriteError(exc, folder) from exc
     except SnapshotError as exc:
@@ -83,15 +83,14 @@ class BackupWriteError(SnapshotError):
 
 
 def _create_backup(
-    target: DatabaseTarget, folder: Path, progress: Progress | None, reason: str
+    target: LiveDatabase, folder: Path, progress: Progress | None, reason: str
 ) -> SnapshotInfo:
-    db_path = target.path
     folder.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
-    tmp = folder / f"{TMP_PREFIX}{db_path.name}.{secrets.token_hex(4)}"
+    tmp = folder / f"{TMP_PREFIX}{target.name}.{secrets.token_hex(4)}"
     create_private(tmp)
     try:
-        copy_database(target, tmp, progress)
+        target.copy_to(tmp, progress)
         # The file is final now: sync it to disk and hash it, each in a thread, while the rows are checked (all
         # three release the GIL for most of their work), which takes about a third off a large backup.
         syncing = _Background(fsync_file, tmp)
@@ -99,11 +98,11 @@ def _create_backup(
         try:
             # Not strict: a bad live row must not block a backup (least of all the safety snapshot of a restore
             # that is about to replace it); the snapshot keeps the row as it is and the manifest lists it.
-            checked = check_database_file(tmp, f"snapshot of {db_path.name}", progress, strict=False)
+            checked = check_database_file(tmp, f"snapshot of {target.name}", progress, strict=False)
         finally:
             sha = hashing.result()
             syncing.result()  # the file is on disk before it gets its name
-        checkpoint_after_backup(target)
+        target.after_copy()
         final = publish(tmp, folder, snapshot_name(target, now))
         # Out of retention's reach until this call returns (or, inside a lease, until the caller has reported it).
         retention.hold(final)
@@ -118,7 +117,7 @@ def _create_backup(
 
 
 def _finish(
-    target: DatabaseTarget, folder: Path, final: Path, now: datetime, reason: str, sha: str, checked: CheckedDatabase
+    target: LiveDatabase, folder: Path, final: Path, now: datetime, reason: str, sha: str, checked: CheckedDatabase
 ) -> SnapshotInfo:
     """Write the manifest of a snapshot just renamed into place; SnapshotInfo of the finished snapshot."""
     manifest = new_manifest(final, target, now, reason, sha, checked)
@@ -133,12 +132,12 @@ def _finish(
         raise
     remember_sha(final, sha)
     info = snapshot_info(final, target, manifest, sha_checked=sha)
-    log.info("backup of %s written to %s (%d bytes, sha256 %s)", target.path, final, info.size, sha)
+    log.info("backup of %s written to %s (%d bytes, sha256 %s)", target.location, final, info.size, sha)
     return info
 
 
 def backup_then_prune(
-    target: DatabaseTarget,
+    target: Database,
     backup_dir: Path | None = None,
     *,
     keep: int | None,
