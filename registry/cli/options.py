@@ -96,3 +96,27 @@ def _float(value: str, *, allow_zero: bool) -> float:
     if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
         raise argparse.ArgumentTypeError(f"{value!r} must be a finite number {'>= 0' if allow_zero else '> 0'}")
     return number
+
+
+SIZE_UNITS = {"": 1, "b": 1, "kib": 1024, "k": 1024, "mib": 1024**2, "m": 1024**2, "gib": 1024**3, "g": 1024**3}
+
+
+def byte_size(what: str, lowest: int, highest: int):  # type: ignore[no-untyped-def]
+    """An argparse type for a size in bytes: a whole number, optionally with KiB, MiB or GiB (`8MiB`)."""
+
+    def parse_size(value: str) -> int:
+        number, unit = value.strip(), ""
+        for suffix in sorted(SIZE_UNITS, key=len, reverse=True):
+            if suffix and number.lower().endswith(suffix):
+                number, unit = number[: -len(suffix)].strip(), suffix
+                break
+        if not number.isascii() or not number.isdigit():
+            raise argparse.ArgumentTypeError(
+                f"{what} must be a whole number of bytes (like 65536 or 64KiB), not {value!r}"
+            )
+        size = int(number) * SIZE_UNITS[unit]
+        if not lowest <= size <= highest:
+            raise argparse.ArgumentTypeError(f"{what} {value} is out of range ({lowest}-{highest} bytes)")
+        return size
+
+    return parse_size

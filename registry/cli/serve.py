@@ -11,8 +11,10 @@ import time
 import waitress
 
 from registry import create_app
-from registry.cli.options import MAX_THREADS, add_registry_sources, int_in_range, listen_host, port_number, thread_count
-from registry.config import DEFAULTS
+from registry.cli.options import MAX_THREADS, add_registry_sources, listen_host, port_number, thread_count
+from registry.cli.request_deadline import install_request_deadlines
+from registry.cli.serve_limits import add_limit_flags, app_settings, deadline_settings, waitress_settings
+from registry.config import DEFAULTS, yaml_limits_of
 from registry.domain.errors import StartupError
 from registry.service.registry_service import RegistryService
 from registry.web.auth import TOKEN_ENV, load_tokens
@@ -56,16 +58,6 @@ class QueueDepthSummary(logging.Filter):
         return True
 
 
-# waitress's settings that bound what slow or idle clients can hold: flag -> (lowest, highest, what it counts).
-WAITRESS_FLAGS = {
-    "connection-limit": (1, 65535, "open connections served at once"),
-    "channel-timeout": (1, 86400, "seconds before a silent connection is closed"),
-    "cleanup-interval": (1, 3600, "seconds between checks for silent connections"),
-    "backlog": (1, 65535, "connections queued by the kernel before they are accepted"),
-    "max-request-header-size": (1024, 16 * 1024 * 1024, "largest request line and headers, in bytes"),
-}
-
-
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("serve", help="serve the API and dashboard under waitress")
     add_registry_sources(parser)
@@ -82,25 +74,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="turn the admin write API on (needs a token from PROFILE_REGISTRY_TOKEN or --token-file)",
     )
     parser.add_argument("--token-file", metavar="FILE", help="admin tokens, one `name:token` per line")
-    for flag, (lowest, highest, unit) in WAITRESS_FLAGS.items():
-        key = "WAITRESS_" + flag.upper().replace("-", "_")
-        parser.add_argument(
-            f"--{flag}",
-            type=int_in_range(flag, lowest, highest),
-            default=DEFAULTS[key],
-            help=f"{unit} ({lowest}-{highest}, default {DEFAULTS[key]}; setting {key})",
-        )
+    add_limit_flags(parser)
     parser.set_defaults(run=run)
-
-
-def waitress_settings(args: argparse.Namespace) -> dict[str, int | bool]:
-    """The keyword arguments of waitress.create_server that `serve` sets besides host, port and threads."""
-    names = [flag.replace("-", "_") for flag in WAITRESS_FLAGS]
-    settings: dict[str, int | bool] = {name: getattr(args, name) for name in names}
-    # poll() instead of select(): select() cannot watch a descriptor numbered 1024 or more, which a connection
-    # limit in the hundreds (plus the database files) can reach.
-    settings["asyncore_use_poll"] = True
-    return settings
 
 
 def build_app(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -110,10 +85,15 @@ def build_app(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if writable and not tokens:
         # Checked before any source is opened: a writable server nobody can authenticate to is a mistake.
         raise StartupError(f"--writable needs an admin token: set {TOKEN_ENV} or pass --token-file FILE")
+    limits = app_settings(args)
     service = RegistryService.from_settings(
-        args.profile_registries, DEFAULTS["DEFAULT_DATABASE"], DEFAULTS["SEED_REGISTRY_FILE"]
+        args.profile_registries,
+        DEFAULTS["DEFAULT_DATABASE"],
+        DEFAULTS["SEED_REGISTRY_FILE"],
+        yaml_limits_of(DEFAULTS | limits),
+        max_row_bytes=limits["REGISTRY_MAX_ROW_BYTES"],
     )
-    config = {"PROFILE_REGISTRIES": args.profile_registries, "WRITABLE": writable, "ADMIN_TOKENS": tokens}
+    config = {"PROFILE_REGISTRIES": args.profile_registries, "WRITABLE": writable, "ADMIN_TOKENS": tokens, **limits}
     return create_app(config, service=service)
 
 
@@ -134,6 +114,9 @@ def run(args: argparse.Namespace) -> int:
         )
     except OSError as exc:  # port taken, address not on this host: one line, not a traceback
         raise StartupError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+    # A client trickling its request (one header line every few seconds) is cut after these, whatever
+    # channel_timeout says (registry/cli/request_deadline.py).
+    install_request_deadlines(server, *deadline_settings(args))
     queue_log = logging.getLogger(QUEUE_LOGGER)
     if not any(isinstance(f, QueueDepthSummary) for f in queue_log.filters):
         queue_log.addFilter(QueueDepthSummary())
