@@ -40,6 +40,13 @@ DEFAULTS: dict[str, Any] = {
     "WRITABLE": False,
     # Signs the dashboard's session cookie; None means a random key per process (logins end at restart).
     "SECRET_KEY": None,
+    # The dashboard's session cookie is Secure when the request came over HTTPS (directly, or as the trusted proxy
+    # says: WAITRESS_TRUSTED_PROXY); True marks it Secure always (`serve --session-cookie-secure`).
+    "SESSION_COOKIE_SECURE": False,
+    # The reverse proxy whose X-Forwarded-* headers waitress believes (`serve --trusted-proxy`; an IP address, or
+    # "*" for any peer), and which of them (`--trusted-proxy-headers`). None: every such header is dropped.
+    "WAITRESS_TRUSTED_PROXY": None,
+    "WAITRESS_TRUSTED_PROXY_HEADERS": ["x-forwarded-proto"],
     # The dashboard's session cookie is not sent with cross-site POSTs (CSRF tokens are checked as well).
     "SESSION_COOKIE_SAMESITE": "Lax",
     # Folder of backup snapshots; None means the database's own folder (the runbook puts them beside it).

@@ -120,3 +120,31 @@ def byte_size(what: str, lowest: int, highest: int):  # type: ignore[no-untyped-
         return size
 
     return parse_size
+
+
+def proxy_address(value: str) -> str:
+    """`--trusted-proxy`: an IP address (waitress compares the peer's address to it), or `*` for any peer."""
+    import ipaddress
+
+    if value.strip() == "*":
+        return "*"
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an IP address (or * for any peer)") from None
+
+
+# The headers waitress knows how to take from a trusted proxy.
+PROXY_HEADERS = ("x-forwarded-proto", "x-forwarded-for", "x-forwarded-host", "x-forwarded-port", "x-forwarded-by",
+                 "forwarded")
+
+
+def proxy_headers(value: str) -> list[str]:
+    """`--trusted-proxy-headers`: comma-separated names from PROXY_HEADERS."""
+    names = [name.strip().lower() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in PROXY_HEADERS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown proxy header {', '.join(unknown) or '(none)'}: choose from {', '.join(PROXY_HEADERS)}"
+        )
+    return names

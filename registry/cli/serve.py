@@ -11,7 +11,15 @@ import time
 import waitress
 
 from registry import create_app
-from registry.cli.options import MAX_THREADS, add_registry_sources, listen_host, port_number, thread_count
+from registry.cli.options import (
+    MAX_THREADS,
+    add_registry_sources,
+    listen_host,
+    port_number,
+    proxy_address,
+    proxy_headers,
+    thread_count,
+)
 from registry.cli.request_deadline import install_request_deadlines
 from registry.cli.serve_limits import add_limit_flags, app_settings, deadline_settings, waitress_settings
 from registry.config import DEFAULTS, yaml_limits_of
@@ -74,8 +82,46 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="turn the admin write API on (needs a token from PROFILE_REGISTRY_TOKEN or --token-file)",
     )
     parser.add_argument("--token-file", metavar="FILE", help="admin tokens, one `name:token` per line")
+    parser.add_argument(
+        "--trusted-proxy",
+        type=proxy_address,
+        default=DEFAULTS["WAITRESS_TRUSTED_PROXY"],
+        metavar="ADDRESS",
+        help="the reverse proxy's IP address (or * for any) whose --trusted-proxy-headers are believed, so a request "
+        "it got over HTTPS counts as HTTPS (Secure session cookie); setting WAITRESS_TRUSTED_PROXY, default none",
+    )
+    parser.add_argument(
+        "--trusted-proxy-headers",
+        type=proxy_headers,
+        default=DEFAULTS["WAITRESS_TRUSTED_PROXY_HEADERS"],
+        metavar="HEADERS",
+        help="comma-separated headers taken from the trusted proxy (default "
+        f"{','.join(DEFAULTS['WAITRESS_TRUSTED_PROXY_HEADERS'])}; setting WAITRESS_TRUSTED_PROXY_HEADERS)",
+    )
+    parser.add_argument(
+        "--session-cookie-secure",
+        action="store_true",
+        default=DEFAULTS["SESSION_COOKIE_SECURE"],
+        help="always mark the dashboard's session cookie Secure (setting SESSION_COOKIE_SECURE; without it the "
+        "cookie is Secure when the request came over HTTPS)",
+    )
     add_limit_flags(parser)
     parser.set_defaults(run=run)
+
+
+def proxy_settings(args: argparse.Namespace) -> dict[str, object]:
+    """waitress's trusted-proxy keyword arguments: none unless --trusted-proxy names the proxy.
+
+    Without a trusted proxy waitress drops X-Forwarded-* headers (clear_untrusted_proxy_headers), so a client on
+    plain HTTP cannot claim HTTPS; from the named proxy, X-Forwarded-Proto sets the request's scheme.
+    """
+    if not args.trusted_proxy:
+        return {}
+    return {
+        "trusted_proxy": args.trusted_proxy,
+        "trusted_proxy_headers": set(args.trusted_proxy_headers),
+        "trusted_proxy_count": 1,
+    }
 
 
 def build_app(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -93,7 +139,13 @@ def build_app(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         yaml_limits_of(DEFAULTS | limits),
         max_row_bytes=limits["REGISTRY_MAX_ROW_BYTES"],
     )
-    config = {"PROFILE_REGISTRIES": args.profile_registries, "WRITABLE": writable, "ADMIN_TOKENS": tokens, **limits}
+    config = {
+        "PROFILE_REGISTRIES": args.profile_registries,
+        "WRITABLE": writable,
+        "ADMIN_TOKENS": tokens,
+        "SESSION_COOKIE_SECURE": bool(args.session_cookie_secure),
+        **limits,
+    }
     return create_app(config, service=service)
 
 
@@ -111,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
             threads=args.threads,
             ident="profile-registry",
             **waitress_settings(args),
+            **proxy_settings(args),
         )
     except OSError as exc:  # port taken, address not on this host: one line, not a traceback
         raise StartupError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
