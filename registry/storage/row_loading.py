@@ -41,11 +41,11 @@ def utf8_size(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
-def parse_row(row_slug: str, payload_json: str, max_row_bytes: int = DEFAULT_MAX_ROW_BYTES) -> Registry:
-    """Decode and validate one row as the reference does at load (contract §1.3); raises with the reason."""
-    too_large = oversize_reason(utf8_size(payload_json), max_row_bytes)
-    if too_large:
-        raise DecodeError(too_large)
+def parse_row(row_slug: str, payload_json: str) -> Registry:
+    """Decode and validate one row as the reference does at load (contract §1.3); raises with the reason.
+
+    It parses whatever it is given: callers check the size first (decode_or_reason, inspect_payload).
+    """
     try:
         payload = json.loads(payload_json)
     except json.JSONDecodeError as exc:
@@ -125,9 +125,12 @@ class RowLoader:
 
 
 def decode_or_reason(row_slug: str, payload_json: str, max_row_bytes: int = DEFAULT_MAX_ROW_BYTES) -> Registry | str:
-    """The registry, or the reason it is quarantined."""
+    """The registry, or the reason it is quarantined (a row over `max_row_bytes` without parsing it)."""
+    too_large = oversize_reason(utf8_size(payload_json), max_row_bytes)
+    if too_large:
+        return too_large
     try:
-        return parse_row(row_slug, payload_json, max_row_bytes)
+        return parse_row(row_slug, payload_json)
     except (DecodeError, SlugError, ValidationError) as exc:
         return str(exc)
     except RecursionError:

@@ -52,6 +52,14 @@ def test_a_64_mib_row_is_quarantined_by_its_size_without_being_parsed(tmp_path: 
         assert status == 500 and b"REGISTRY_MAX_ROW_BYTES" in body, body[:300]
     finally:
         server.stop()
+    # `inspect` reports it the same way, also without parsing it.
+    done = subprocess.run(
+        [sys.executable, "-m", "registry", "inspect", "--db", str(db), "--slug", "huge"],
+        cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert "BAD: payload_json is" in done.stdout and "(REGISTRY_MAX_ROW_BYTES); not parsed" in done.stdout, (
+        done.stdout + done.stderr
+    )
 
 
 def test_the_row_limit_is_a_serve_flag_and_holds_for_rows_changed_at_run_time(tmp_path: Path) -> None:
