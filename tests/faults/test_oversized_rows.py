@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -112,3 +113,32 @@ def test_serve_refuses_a_bad_row_limit_in_one_line(tmp_path: Path) -> None:
         )
         assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert "argument --registry-max-row-bytes" in done.stderr, done.stderr
+
+
+def test_on_postgresql_an_oversized_row_is_quarantined_and_a_write_past_the_limit_is_413(pg_url, make_app) -> None:
+    import psycopg
+
+    from registry.web.auth import AdminToken
+
+    app = make_app(
+        pg_url, REGISTRY_MAX_ROW_BYTES=64 * 1024, WRITABLE=True, ADMIN_TOKENS=[AdminToken("alice", SECRET)]
+    )
+    client = app.test_client()
+    with psycopg.connect(pg_url) as conn:  # behind the service's back, as psql would
+        conn.execute("INSERT INTO profile_registries VALUES ('fits', %s, 1)", (big_registry("fits", 60_000),))
+        conn.execute("INSERT INTO profile_registries VALUES ('huge', %s, 2)", (big_registry("huge", 100_000),))
+    store = app.extensions["profile_registry"].store_sources()[0].store
+    deadline = time.monotonic() + 10
+    while not client.get("/api/health").get_json()["quarantined"] and time.monotonic() < deadline:
+        time.sleep(0.05)  # the NOTIFY of another connection's write arrives within milliseconds
+    reasons = {q["slug"]: q["reason"] for q in client.get("/api/health").get_json()["quarantined"]}
+    assert list(reasons) == ["huge"] and "more than the 65536 allowed (REGISTRY_MAX_ROW_BYTES)" in reasons["huge"]
+    assert client.get("/api/chat/profiles?registry=fits").status_code == 200
+    before = store.snapshot().registries["fits"].updated_at_ms
+    response = client.post(
+        "/api/chat/profiles",
+        json={"registry": "fits", "slug": "more", "description": "z" * 10_000},
+        headers={"Authorization": f"Bearer {SECRET}"},
+    )
+    assert response.status_code == 413 and "REGISTRY_MAX_ROW_BYTES" in response.get_json()["message"]
+    assert store.snapshot().registries["fits"].updated_at_ms == before
