@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import time
 import sys
+import time
 from pathlib import Path
 
 from conftest import registry_payload, write_row
