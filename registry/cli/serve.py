@@ -126,6 +126,9 @@ def proxy_settings(args: argparse.Namespace) -> dict[str, object]:
 
 def build_app(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The app for these options; raises StartupError with a one-line reason."""
+    if args.trusted_proxy_headers != DEFAULTS["WAITRESS_TRUSTED_PROXY_HEADERS"] and not args.trusted_proxy:
+        # Headers from nobody in particular would be ignored: say so rather than serve as if they counted.
+        raise StartupError("--trusted-proxy-headers needs --trusted-proxy (the proxy's IP address)")
     writable = bool(args.writable)
     tokens = load_tokens(args.token_file)
     if writable and not tokens:

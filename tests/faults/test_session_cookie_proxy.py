@@ -92,6 +92,7 @@ def test_proxy_flags_are_checked_as_parsed(tmp_path: Path) -> None:
     for args, fragment in (
         (["--trusted-proxy", "proxy.example"], "not an IP address"),
         (["--trusted-proxy", "127.0.0.1", "--trusted-proxy-headers", "x-real-ip"], "unknown proxy header x-real-ip"),
+        (["--trusted-proxy-headers", "x-forwarded-for"], "--trusted-proxy-headers needs --trusted-proxy"),
     ):
         done = run_serve_expecting_exit(args, tmp_path)
         assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
