@@ -3,8 +3,9 @@
 Three loads, each against a fresh server child started from a checkout (`--checkout`, default this one), so
 the same script measures the code before and after a change:
 
-1. slow clients: 128 connections that send a header line every second and never finish their request; the
-   time of a normal `GET /api/chat/profiles` while they are held, and again after they close;
+1. slow clients: 128 connections that send a header line every 2 s and never finish their request; the
+   time of a normal `GET /api/chat/profiles` while they are held, how long the server lets them trickle (the
+   request head deadline, 10 s by default), and the GET again after they close;
 2. chat flood (no login needed): PROMPTS prompts of PROMPT_BYTES (1,000,000) bytes to one session, then 8
    parallel GETs of that session's snapshot while `/api/health` is timed; then, on a fresh server, 1,500
    messages posted by 32 clients at once to 10 sessions; the server's RSS and OS thread count before, at peak
@@ -144,30 +145,69 @@ def mib(kb: int) -> str:
     return f"{kb / 1024:.0f} MiB"
 
 
-def slow_clients(server: Server, count: int = 128) -> None:
+def slow_clients(server: Server, count: int = 128, every: float = 2.0, hold: float = 16.0) -> None:
+    """`count` connections trickling one header line every `every` seconds for up to `hold` seconds.
+
+    Times a normal GET while they are held, how long the server let each of them trickle (the request deadline
+    cuts them; before it, none was cut), and the same GET after they are gone.
+    """
+    started = time.monotonic()
     sockets = []
     for _ in range(count):
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
         sock.sendall(b"GET /api/chat/profiles HTTP/1.1\r\nHost: x\r\n")
+        sock.setblocking(False)
         sockets.append(sock)
+    cut_after: dict[int, float] = {}
+    first_lines: dict[int, bytes] = {}
     stop = threading.Event()
 
     def trickle() -> None:
-        while not stop.wait(1.0):
+        while not stop.wait(every):
             for i, sock in enumerate(sockets):
+                if i in cut_after:
+                    continue
                 try:
                     sock.sendall(f"X-Slow-{i}: 1\r\n".encode())
                 except OSError:
-                    pass
+                    cut_after.setdefault(i, time.monotonic() - started)
 
-    thread = threading.Thread(target=trickle, daemon=True)
-    thread.start()
+    def watch() -> None:
+        # Notice the server's answer (or close) on each slow connection.
+        while not stop.wait(0.05):
+            for i, sock in enumerate(sockets):
+                if i in cut_after:
+                    continue
+                try:
+                    data = sock.recv(4096)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                cut_after[i] = time.monotonic() - started
+                first_lines[i] = data.split(b"\r\n", 1)[0]
+
+    threads = [threading.Thread(target=trickle, daemon=True), threading.Thread(target=watch, daemon=True)]
+    for thread in threads:
+        thread.start()
     time.sleep(3)
     print(
         f"  normal GET /api/chat/profiles with {count} slow connections held: {server.timed_get('/api/chat/profiles')}"
     )
+    while time.monotonic() - started < hold and len(cut_after) < count:
+        time.sleep(0.2)
     stop.set()
-    thread.join()
+    for thread in threads:
+        thread.join()
+    if cut_after:
+        times = sorted(cut_after.values())
+        answers = sorted({line.decode("latin-1") or "closed" for line in first_lines.values()})
+        print(
+            f"  slow connections cut by the server: {len(times)} of {count}, after {times[0]:.1f}-{times[-1]:.1f} s "
+            f"(a line every {every:g} s; answer: {', '.join(answers) or 'closed'})"
+        )
+    if len(cut_after) < count:
+        print(f"  slow connections still open after {hold:g} s of trickling: {count - len(cut_after)}")
     for sock in sockets:
         sock.close()
     time.sleep(1)

@@ -30,6 +30,7 @@ def create_app(config: dict[str, Any] | None = None, service: RegistryService | 
             app.config["DEFAULT_DATABASE"],
             app.config["SEED_REGISTRY_FILE"],
             yaml_limits_of(app.config),
+            int(app.config["REGISTRY_MAX_ROW_BYTES"]),
         )
     if app.config["ADMIN_TOKENS"] is None:
         app.config["ADMIN_TOKENS"] = load_tokens(app.config["ADMIN_TOKEN_FILE"])

@@ -40,6 +40,13 @@ DEFAULTS: dict[str, Any] = {
     "WRITABLE": False,
     # Signs the dashboard's session cookie; None means a random key per process (logins end at restart).
     "SECRET_KEY": None,
+    # The dashboard's session cookie is Secure when the request came over HTTPS (directly, or as the trusted proxy
+    # says: WAITRESS_TRUSTED_PROXY); True marks it Secure always (`serve --session-cookie-secure`).
+    "SESSION_COOKIE_SECURE": False,
+    # The reverse proxy whose X-Forwarded-* headers waitress believes (`serve --trusted-proxy`; an IP address, or
+    # "*" for any peer), and which of them (`--trusted-proxy-headers`). None: every such header is dropped.
+    "WAITRESS_TRUSTED_PROXY": None,
+    "WAITRESS_TRUSTED_PROXY_HEADERS": ["x-forwarded-proto"],
     # The dashboard's session cookie is not sent with cross-site POSTs (CSRF tokens are checked as well).
     "SESSION_COOKIE_SAMESITE": "Lax",
     # Folder of backup snapshots; None means the SQLite database's own folder (the runbook puts them beside it). A
@@ -77,6 +84,11 @@ DEFAULTS: dict[str, Any] = {
     "WAITRESS_BACKLOG": 1024,
     # Largest request line plus headers, in bytes (waitress's default is 256 KiB); larger is 431.
     "WAITRESS_MAX_REQUEST_HEADER_SIZE": 64 * 1024,
+    # Seconds a client has to send a request's line and headers from its first byte, then its body once the head
+    # is in; past either, 408 and the connection closes (registry/cli/request_deadline.py). Unlike
+    # channel_timeout, activity does not extend them: one header line every 2 s no longer holds a connection.
+    "REQUEST_HEAD_TIMEOUT": 10,
+    "REQUEST_BODY_TIMEOUT": 60,
     # Environment variables a profile may name in inference_settings.api.api_key_env (shell-style patterns); the
     # service's own PROFILE_REGISTRY_* variables never, whatever this says (registry/domain/api_key_env.py).
     "API_KEY_ENV_ALLOWED": ["*_API_KEY"],
@@ -85,6 +97,10 @@ DEFAULTS: dict[str, Any] = {
     # is quarantined with the reason; any other refusal is one line with the position (registry/domain/yaml_json.py).
     "YAML_MAX_DEPTH": 100,
     "REGISTRY_MAX_EXPANDED_BYTES": 8 * 1024 * 1024,
+    # Largest payload_json of a database row, in UTF-8 bytes: a larger row (the sqlite3 shell can store any size)
+    # is quarantined with the reason before it is parsed, and a write whose row would be larger is 413
+    # (registry/storage/row_loading.py). Snapshot checks and `inspect` use the default.
+    "REGISTRY_MAX_ROW_BYTES": 16 * 1024 * 1024,
     # Largest request body accepted, in bytes; larger bodies get 413.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # flask-smorest / OpenAPI.

@@ -30,6 +30,10 @@ WRITER_KEY = "profile_registry_writer"
 SOURCE = "api"  # metadata.source of every write made through this API
 
 ERRORS = {"description": "JSON error (`code`, `status`, `message`)", "schema": ErrorBodySchema}
+TOO_LARGE = {
+    "description": "the body is over MAX_CONTENT_LENGTH, or the row would be over REGISTRY_MAX_ROW_BYTES",
+    "schema": ErrorBodySchema,
+}
 EXPECTED_VERSION_PARAM = {
     "in": "query",
     "name": "expected_version",
@@ -229,6 +233,7 @@ class ProfileCreate(MethodView):
     @admin_blp.alt_response(404, **ERRORS)
     @admin_blp.alt_response(409, **ERRORS)
     @admin_blp.alt_response(422, **ERRORS)
+    @admin_blp.alt_response(413, **TOO_LARGE)
     def post(self, body: dict[str, Any]) -> Response:
         """Create a profile (version 1); the registry's first profile becomes its default."""
         registry_slug = chosen_registry(body)
@@ -257,6 +262,7 @@ class ProfileWrite(MethodView):
     @admin_blp.alt_response(404, **ERRORS)
     @admin_blp.alt_response(409, **ERRORS)
     @admin_blp.alt_response(422, **ERRORS)
+    @admin_blp.alt_response(413, **TOO_LARGE)
     def patch(self, body: dict[str, Any], slug: str) -> Response:
         """Update a profile: given fields replace the stored ones; `extensions` merge by key."""
         profile_slug = profile_slug_arg(slug)
@@ -342,6 +348,7 @@ class RegistryWrite(MethodView):
     @registries_blp.alt_response(403, **ERRORS)
     @registries_blp.alt_response(409, **ERRORS)
     @registries_blp.alt_response(422, **ERRORS)
+    @registries_blp.alt_response(413, **TOO_LARGE)
     def put(self, body: dict[str, Any], slug: str) -> Response:
         """Create or replace a registry (the profile map is replaced wholesale; registry metadata kept)."""
         registry_slug = registry_slug_arg(slug)

@@ -96,3 +96,55 @@ def _float(value: str, *, allow_zero: bool) -> float:
     if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
         raise argparse.ArgumentTypeError(f"{value!r} must be a finite number {'>= 0' if allow_zero else '> 0'}")
     return number
+
+
+SIZE_UNITS = {"": 1, "b": 1, "kib": 1024, "k": 1024, "mib": 1024**2, "m": 1024**2, "gib": 1024**3, "g": 1024**3}
+
+
+def byte_size(what: str, lowest: int, highest: int):  # type: ignore[no-untyped-def]
+    """An argparse type for a size in bytes: a whole number, optionally with KiB, MiB or GiB (`8MiB`)."""
+
+    def parse_size(value: str) -> int:
+        number, unit = value.strip(), ""
+        for suffix in sorted(SIZE_UNITS, key=len, reverse=True):
+            if suffix and number.lower().endswith(suffix):
+                number, unit = number[: -len(suffix)].strip(), suffix
+                break
+        if not number.isascii() or not number.isdigit():
+            raise argparse.ArgumentTypeError(
+                f"{what} must be a whole number of bytes (like 65536 or 64KiB), not {value!r}"
+            )
+        size = int(number) * SIZE_UNITS[unit]
+        if not lowest <= size <= highest:
+            raise argparse.ArgumentTypeError(f"{what} {value} is out of range ({lowest}-{highest} bytes)")
+        return size
+
+    return parse_size
+
+
+def proxy_address(value: str) -> str:
+    """`--trusted-proxy`: an IP address (waitress compares the peer's address to it), or `*` for any peer."""
+    import ipaddress
+
+    if value.strip() == "*":
+        return "*"
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an IP address (or * for any peer)") from None
+
+
+# The headers waitress knows how to take from a trusted proxy.
+PROXY_HEADERS = ("x-forwarded-proto", "x-forwarded-for", "x-forwarded-host", "x-forwarded-port", "x-forwarded-by",
+                 "forwarded")
+
+
+def proxy_headers(value: str) -> list[str]:
+    """`--trusted-proxy-headers`: comma-separated names from PROXY_HEADERS."""
+    names = [name.strip().lower() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in PROXY_HEADERS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown proxy header {', '.join(unknown) or '(none)'}: choose from {', '.join(PROXY_HEADERS)}"
+        )
+    return names

@@ -11,8 +11,18 @@ import time
 import waitress
 
 from registry import create_app
-from registry.cli.options import MAX_THREADS, add_registry_sources, int_in_range, listen_host, port_number, thread_count
-from registry.config import DEFAULTS
+from registry.cli.options import (
+    MAX_THREADS,
+    add_registry_sources,
+    listen_host,
+    port_number,
+    proxy_address,
+    proxy_headers,
+    thread_count,
+)
+from registry.cli.request_deadline import install_request_deadlines
+from registry.cli.serve_limits import add_limit_flags, app_settings, deadline_settings, waitress_settings
+from registry.config import DEFAULTS, yaml_limits_of
 from registry.domain.errors import StartupError
 from registry.service.registry_service import RegistryService
 from registry.web.auth import TOKEN_ENV, load_tokens
@@ -56,23 +66,6 @@ class QueueDepthSummary(logging.Filter):
         return True
 
 
-# waitress's settings that bound what slow or idle clients can hold: flag -> (lowest, highest, what it counts).
-# Up to this many connections waitress's default select() loop is safe: select() cannot watch a descriptor
-# numbered 1024 (FD_SETSIZE) or more, and the connections share the numbers below it with the database files,
-# the listening socket and waitress's trigger pipe. Above it, poll() (POSIX; waitress keeps select() where there
-# is no poll). select() is kept below: waitress's poll loop registers every descriptor again on each turn, which
-# cost about 8% of the detail route's throughput under wrk (bench/read_api.py, 16 connections).
-SELECT_SAFE_CONNECTIONS = 768
-
-WAITRESS_FLAGS = {
-    "connection-limit": (1, 65535, "open connections served at once"),
-    "channel-timeout": (1, 86400, "seconds before a silent connection is closed"),
-    "cleanup-interval": (1, 3600, "seconds between checks for silent connections"),
-    "backlog": (1, 65535, "connections queued by the kernel before they are accepted"),
-    "max-request-header-size": (1024, 16 * 1024 * 1024, "largest request line and headers, in bytes"),
-}
-
-
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("serve", help="serve the API and dashboard under waitress")
     add_registry_sources(parser)
@@ -89,36 +82,73 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="turn the admin write API on (needs a token from PROFILE_REGISTRY_TOKEN or --token-file)",
     )
     parser.add_argument("--token-file", metavar="FILE", help="admin tokens, one `name:token` per line")
-    for flag, (lowest, highest, unit) in WAITRESS_FLAGS.items():
-        key = "WAITRESS_" + flag.upper().replace("-", "_")
-        parser.add_argument(
-            f"--{flag}",
-            type=int_in_range(flag, lowest, highest),
-            default=DEFAULTS[key],
-            help=f"{unit} ({lowest}-{highest}, default {DEFAULTS[key]}; setting {key})",
-        )
+    parser.add_argument(
+        "--trusted-proxy",
+        type=proxy_address,
+        default=DEFAULTS["WAITRESS_TRUSTED_PROXY"],
+        metavar="ADDRESS",
+        help="the reverse proxy's IP address (or * for any) whose --trusted-proxy-headers are believed, so a request "
+        "it got over HTTPS counts as HTTPS (Secure session cookie); setting WAITRESS_TRUSTED_PROXY, default none",
+    )
+    parser.add_argument(
+        "--trusted-proxy-headers",
+        type=proxy_headers,
+        default=DEFAULTS["WAITRESS_TRUSTED_PROXY_HEADERS"],
+        metavar="HEADERS",
+        help="comma-separated headers taken from the trusted proxy (default "
+        f"{','.join(DEFAULTS['WAITRESS_TRUSTED_PROXY_HEADERS'])}; setting WAITRESS_TRUSTED_PROXY_HEADERS)",
+    )
+    parser.add_argument(
+        "--session-cookie-secure",
+        action="store_true",
+        default=DEFAULTS["SESSION_COOKIE_SECURE"],
+        help="always mark the dashboard's session cookie Secure (setting SESSION_COOKIE_SECURE; without it the "
+        "cookie is Secure when the request came over HTTPS)",
+    )
+    add_limit_flags(parser)
     parser.set_defaults(run=run)
 
 
-def waitress_settings(args: argparse.Namespace) -> dict[str, int | bool]:
-    """The keyword arguments of waitress.create_server that `serve` sets besides host, port and threads."""
-    names = [flag.replace("-", "_") for flag in WAITRESS_FLAGS]
-    settings: dict[str, int | bool] = {name: getattr(args, name) for name in names}
-    settings["asyncore_use_poll"] = args.connection_limit > SELECT_SAFE_CONNECTIONS
-    return settings
+def proxy_settings(args: argparse.Namespace) -> dict[str, object]:
+    """waitress's trusted-proxy keyword arguments: none unless --trusted-proxy names the proxy.
+
+    Without a trusted proxy waitress drops X-Forwarded-* headers (clear_untrusted_proxy_headers), so a client on
+    plain HTTP cannot claim HTTPS; from the named proxy, X-Forwarded-Proto sets the request's scheme.
+    """
+    if not args.trusted_proxy:
+        return {}
+    return {
+        "trusted_proxy": args.trusted_proxy,
+        "trusted_proxy_headers": set(args.trusted_proxy_headers),
+        "trusted_proxy_count": 1,
+    }
 
 
 def build_app(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The app for these options; raises StartupError with a one-line reason."""
+    if args.trusted_proxy_headers != DEFAULTS["WAITRESS_TRUSTED_PROXY_HEADERS"] and not args.trusted_proxy:
+        # Headers from nobody in particular would be ignored: say so rather than serve as if they counted.
+        raise StartupError("--trusted-proxy-headers needs --trusted-proxy (the proxy's IP address)")
     writable = bool(args.writable)
     tokens = load_tokens(args.token_file)
     if writable and not tokens:
         # Checked before any source is opened: a writable server nobody can authenticate to is a mistake.
         raise StartupError(f"--writable needs an admin token: set {TOKEN_ENV} or pass --token-file FILE")
+    limits = app_settings(args)
     service = RegistryService.from_settings(
-        args.profile_registries, DEFAULTS["DEFAULT_DATABASE"], DEFAULTS["SEED_REGISTRY_FILE"]
+        args.profile_registries,
+        DEFAULTS["DEFAULT_DATABASE"],
+        DEFAULTS["SEED_REGISTRY_FILE"],
+        yaml_limits_of(DEFAULTS | limits),
+        max_row_bytes=limits["REGISTRY_MAX_ROW_BYTES"],
     )
-    config = {"PROFILE_REGISTRIES": args.profile_registries, "WRITABLE": writable, "ADMIN_TOKENS": tokens}
+    config = {
+        "PROFILE_REGISTRIES": args.profile_registries,
+        "WRITABLE": writable,
+        "ADMIN_TOKENS": tokens,
+        "SESSION_COOKIE_SECURE": bool(args.session_cookie_secure),
+        **limits,
+    }
     return create_app(config, service=service)
 
 
@@ -136,9 +166,13 @@ def run(args: argparse.Namespace) -> int:
             threads=args.threads,
             ident="profile-registry",
             **waitress_settings(args),
+            **proxy_settings(args),
         )
     except OSError as exc:  # port taken, address not on this host: one line, not a traceback
         raise StartupError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+    # A client trickling its request (one header line every few seconds) is cut after these, whatever
+    # channel_timeout says (registry/cli/request_deadline.py).
+    install_request_deadlines(server, *deadline_settings(args))
     queue_log = logging.getLogger(QUEUE_LOGGER)
     if not any(isinstance(f, QueueDepthSummary) for f in queue_log.filters):
         queue_log.addFilter(QueueDepthSummary())

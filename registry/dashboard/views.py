@@ -248,6 +248,8 @@ def _render_overview(
         live_newest=live_newest,
         chart=chart,
         health=health_strip(health),
+        # Without --writable a restore is refused (403), so no button offers one (the page says why instead).
+        restore_allowed=bool(current_app.config.get("WRITABLE")),
     )
 
 

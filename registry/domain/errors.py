@@ -65,6 +65,10 @@ class ReadOnlyStore(RegistryError):
         super().__init__(message)
 
 
+class RowTooLarge(RegistryError):
+    """A write whose row would exceed the store's REGISTRY_MAX_ROW_BYTES (the load would quarantine it); 413."""
+
+
 class StoreUnavailable(RegistryError):
     """The store cannot take a write right now (its database server is unreachable or busy); 503 with the reason."""
 

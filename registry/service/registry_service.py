@@ -18,6 +18,7 @@ from registry.domain.model import encode_registry
 from registry.domain.yaml_json import DEFAULT_LIMITS, YAMLLimits
 from registry.service.chain import RegistryChain
 from registry.storage.sources import (
+    DEFAULT_MAX_ROW_BYTES,
     SourceSpec,
     SQLiteSource,
     StoreSource,
@@ -53,6 +54,7 @@ class RegistryService:
         default_database: str,
         seed_file: str | None,
         yaml_limits: YAMLLimits = DEFAULT_LIMITS,
+        max_row_bytes: int = DEFAULT_MAX_ROW_BYTES,
     ) -> RegistryService:
         """Open every source (or the default database, seeded when new); StartupError on any problem."""
         specs = parse_entries(entries)
@@ -64,7 +66,7 @@ class RegistryService:
         try:
             for i, spec in enumerate(specs):
                 try:
-                    source = open_source(spec, yaml_limits)
+                    source = open_source(spec, yaml_limits, max_row_bytes)
                 except StartupError as exc:
                     raise StartupError(f"profile registry source {i} ({spec.shown}): {exc}") from exc
                 sources.append(source)

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from registry.domain import edits, gotypes
+from registry.domain import edits, gojson, gotypes
 from registry.domain.api_key_env import DEFAULT_POLICY, ApiKeyEnvPolicy
 from registry.domain.errors import (
     ReadOnlyStore,
     RegistryNotFound,
     RegistryQuarantined,
+    RowTooLarge,
     SlugError,
     ValidationError,
     VersionConflict,
@@ -173,9 +174,18 @@ class RegistryWriter:
                 tx.delete()
             else:
                 # The row must be one the reference decodes (and our load accepts): the same check as at load.
-                problem = gotypes.first_problem(encode_registry(after), gotypes.REGISTRY)
+                encoded = encode_registry(after)
+                problem = gotypes.first_problem(encoded, gotypes.REGISTRY)
                 if problem is not None:
                     raise PayloadSchemaError([(body_pointer(problem[0]), problem[1])])
+                # Small bodies can add up (each PATCH adds to the row): a row the next load would quarantine for its
+                # size is refused here instead.
+                size = len(gojson.dumps(encoded).encode("utf-8"))
+                if size > store.max_row_bytes:
+                    raise RowTooLarge(
+                        f'registry "{slug}" would be {size} bytes, more than the {store.max_row_bytes} allowed '
+                        "(REGISTRY_MAX_ROW_BYTES); nothing written"
+                    )
                 tx.put(after)
         return tx.result()
 

@@ -172,6 +172,8 @@ class RegistryStore(Protocol):
 
     read_only: bool
     max_staleness_s: float
+    # The largest payload_json the store loads (a larger row is quarantined) and so the largest a write may make.
+    max_row_bytes: int
     # True when `open()` created the database (it held nothing before): the caller may seed it.
     created: bool
 

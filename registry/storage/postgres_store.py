@@ -45,7 +45,7 @@ from registry.storage.interface import (
 )
 from registry.storage.pending_write import PendingRowWrite
 from registry.storage.postgres_listener import CHECK_INTERVAL_S, ChangeListener
-from registry.storage.row_loading import RowLoader
+from registry.storage.row_loading import DEFAULT_MAX_ROW_BYTES, RowLoader
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +72,14 @@ class PostgresRegistryStore:
     # A NOTIFY arrives within milliseconds; the listener's periodic generation check bounds a missed one.
     max_staleness_s = CHECK_INTERVAL_S
 
-    def __init__(self, target: pg.PostgresTarget) -> None:
+    def __init__(self, target: pg.PostgresTarget, max_row_bytes: int = DEFAULT_MAX_ROW_BYTES) -> None:
         self.target = target
+        # The largest payload_json loaded or written (REGISTRY_MAX_ROW_BYTES).
+        self.max_row_bytes = max_row_bytes
         self.read_only = False
         self.created = False
         self.schema = ""
-        self._rows = RowLoader()
+        self._rows = RowLoader(max_row_bytes=max_row_bytes)
         self._closed = False
         self._pool: psycopg_pool.ConnectionPool | None = None
         self._listener: ChangeListener | None = None

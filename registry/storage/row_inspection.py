@@ -14,7 +14,7 @@ from typing import Any
 
 from registry.domain.errors import SlugError, ValidationError
 from registry.domain.model import DecodeError, decode_registry, validate_profile
-from registry.storage.row_loading import parse_row, row_timestamp
+from registry.storage.row_loading import DEFAULT_MAX_ROW_BYTES, oversize_reason, parse_row, row_timestamp, utf8_size
 from registry.storage.sqlite_db import DatabaseTarget
 from registry.storage.sqlite_store import stored_rows
 
@@ -193,6 +193,9 @@ def _error_path(payload: Any, exc: Exception) -> JsonPath:
 
 def inspect_payload(slug: str, payload_json: str) -> tuple[str | None, Location | None]:
     """(error, location) for one row; (None, None) when it decodes and validates."""
+    too_large = oversize_reason(utf8_size(payload_json), DEFAULT_MAX_ROW_BYTES)
+    if too_large:
+        return too_large, None  # as the service quarantines it: by its size, without parsing it
     try:
         payload = json.loads(payload_json)
     except json.JSONDecodeError as exc:

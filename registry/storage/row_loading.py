@@ -20,8 +20,32 @@ from registry.storage.interface import LoadedRegistry, QuarantinedRow, StoreSnap
 log = logging.getLogger(__name__)
 
 
+# The largest payload_json parsed (setting REGISTRY_MAX_ROW_BYTES). A row's JSON decodes to several times its size in
+# Python objects, and the sqlite3 shell (or anyone with write access to the file) can store a row of any size:
+# a larger row is quarantined by its size alone, before any parsing.
+DEFAULT_MAX_ROW_BYTES = 16 * 1024 * 1024
+
+
+def oversize_reason(size: int, max_row_bytes: int) -> str | None:
+    """The quarantine reason of a payload of `size` UTF-8 bytes, or None when it is within the limit."""
+    if size <= max_row_bytes:
+        return None
+    return (
+        f"payload_json is {size} bytes, more than the {max_row_bytes} allowed (REGISTRY_MAX_ROW_BYTES); "
+        "not parsed"
+    )
+
+
+def utf8_size(text: str) -> int:
+    """UTF-8 size of `text` without copying it when its length alone decides (each character is 1 to 4 bytes)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
 def parse_row(row_slug: str, payload_json: str) -> Registry:
-    """Decode and validate one row as the reference does at load (contract §1.3); raises with the reason."""
+    """Decode and validate one row as the reference does at load (contract §1.3); raises with the reason.
+
+    It parses whatever it is given: callers check the size first (decode_or_reason, inspect_payload).
+    """
     try:
         payload = json.loads(payload_json)
     except json.JSONDecodeError as exc:
@@ -44,8 +68,9 @@ def parse_row(row_slug: str, payload_json: str) -> Registry:
 class RowLoader:
     """The last rows loaded, what each row's text decoded to, and the snapshot built from them."""
 
-    def __init__(self, *, report_quarantine: bool = True) -> None:
+    def __init__(self, *, report_quarantine: bool = True, max_row_bytes: int = DEFAULT_MAX_ROW_BYTES) -> None:
         self.report_quarantine = report_quarantine  # False: a one-off read (a comparison) that logs nothing
+        self.max_row_bytes = max_row_bytes
         self.snapshot = StoreSnapshot()
         self._rows: Sequence[Any] | None = None
         self._parsed: dict[str, tuple[str, Registry | str]] = {}
@@ -67,9 +92,9 @@ class RowLoader:
             if cached is not None and cached[0] == payload_json:
                 result = cached[1]
             else:
-                result = text_problem or decode_or_reason(row_slug, payload_json)
+                result = text_problem or decode_or_reason(row_slug, payload_json, self.max_row_bytes)
             parsed[row_slug] = (payload_json, result)
-            size = len(payload_json.encode("utf-8"))
+            size = utf8_size(payload_json)
             updated, stamp_problem = row_timestamp(updated_at_ms)
             if stamp_problem and not isinstance(result, str):
                 result = stamp_problem
@@ -95,12 +120,15 @@ class RowLoader:
         if cached is not None and cached[0] == payload_json:
             result = cached[1]
         else:
-            result = decode_or_reason(row_slug, payload_json)
+            result = decode_or_reason(row_slug, payload_json, self.max_row_bytes)
         return (None, result) if isinstance(result, str) else (result, None)
 
 
-def decode_or_reason(row_slug: str, payload_json: str) -> Registry | str:
-    """The registry, or the reason it is quarantined."""
+def decode_or_reason(row_slug: str, payload_json: str, max_row_bytes: int = DEFAULT_MAX_ROW_BYTES) -> Registry | str:
+    """The registry, or the reason it is quarantined (a row over `max_row_bytes` without parsing it)."""
+    too_large = oversize_reason(utf8_size(payload_json), max_row_bytes)
+    if too_large:
+        return too_large
     try:
         return parse_row(row_slug, payload_json)
     except (DecodeError, SlugError, ValidationError) as exc:

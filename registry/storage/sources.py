@@ -22,6 +22,7 @@ from registry.storage.interface import LoadedRegistry, QuarantinedRow, RegistryS
 from registry.storage.postgres_db import PostgresTarget, is_postgres_dsn, redact
 from registry.storage.postgres_db import target_from_dsn as postgres_target_from_dsn
 from registry.storage.postgres_store import PostgresRegistryStore
+from registry.storage.row_loading import DEFAULT_MAX_ROW_BYTES
 from registry.storage.sqlite_files import has_sqlite_header
 from registry.storage.sqlite_store import SQLiteRegistryStore
 
@@ -245,7 +246,9 @@ def first_sqlite_target(specs: list[SourceSpec]) -> db.DatabaseTarget | None:
     return next((sqlite_target(spec) for spec in specs if spec.kind in ("sqlite", "sqlite-dsn")), None)
 
 
-def open_source(spec: SourceSpec, yaml_limits: YAMLLimits = DEFAULT_LIMITS) -> RegistrySource:
+def open_source(
+    spec: SourceSpec, yaml_limits: YAMLLimits = DEFAULT_LIMITS, max_row_bytes: int = DEFAULT_MAX_ROW_BYTES
+) -> RegistrySource:
     """Open one source; any failure is a StartupError with a one-line reason.
 
     A YAML registry too large once its aliases are expanded is quarantined instead (when its slug can be read),
@@ -270,5 +273,6 @@ def open_source(spec: SourceSpec, yaml_limits: YAMLLimits = DEFAULT_LIMITS) -> R
             return YAMLSource.quarantined(slug, exc.reason, spec.raw, size)
     if spec.kind == "postgresql":
         # The label is shown by the API and health: never the password a DSN may hold.
-        return PostgresSource(PostgresRegistryStore(postgres_target_from_dsn(spec.location)).open(), spec.shown)
-    return SQLiteSource(SQLiteRegistryStore(sqlite_target(spec)).open(), spec.raw)
+        store = PostgresRegistryStore(postgres_target_from_dsn(spec.location), max_row_bytes)
+        return PostgresSource(store.open(), spec.shown)
+    return SQLiteSource(SQLiteRegistryStore(sqlite_target(spec), max_row_bytes).open(), spec.raw)

@@ -38,6 +38,7 @@ from registry.storage.interface import (
 )
 from registry.storage.pending_write import PendingRowWrite
 from registry.storage.row_loading import (
+    DEFAULT_MAX_ROW_BYTES,
     RowLoader,
     decode_or_reason,
     normalised_or_raw,
@@ -137,8 +138,10 @@ class SQLiteRegistryStore:
     # by the next read.
     max_staleness_s = 0.0
 
-    def __init__(self, target: db.DatabaseTarget) -> None:
+    def __init__(self, target: db.DatabaseTarget, max_row_bytes: int = DEFAULT_MAX_ROW_BYTES) -> None:
         self.target = target
+        # The largest payload_json loaded or written (REGISTRY_MAX_ROW_BYTES).
+        self.max_row_bytes = max_row_bytes
         self.read_only = False
         self._lock = threading.Lock()
         self._watcher: sqlite3.Connection | None = None
@@ -153,7 +156,7 @@ class SQLiteRegistryStore:
         self._refused_replacement: tuple[int, int] | None = None
         # Why writes are refused although the file is writable (a replaced file with a schema that is not ours).
         self.write_refusal: str | None = None
-        self._rows = RowLoader()
+        self._rows = RowLoader(max_row_bytes=max_row_bytes)
         self._snapshot = StoreSnapshot()
         self.created = False
 

@@ -18,6 +18,7 @@ from registry.domain.errors import (
     RegistryError,
     RegistryNotFound,
     RegistryQuarantined,
+    RowTooLarge,
     StoreUnavailable,
     ValidationError,
     VersionConflict,
@@ -57,6 +58,8 @@ def status_of(exc: RegistryError) -> tuple[int, str, dict[str, object]]:
         return 422, str(exc), {"pointer": exc.pointer, "errors": {"json": grouped}}
     if isinstance(exc, StoreUnavailable):
         return 503, str(exc), {}
+    if isinstance(exc, RowTooLarge):
+        return 413, str(exc), {}
     if isinstance(exc, RegistryQuarantined):
         return 500, f"{UNAVAILABLE}: {exc}", {}
     return 500, UNAVAILABLE, {}

@@ -500,7 +500,7 @@ def test_a_restart_ends_logins_even_with_a_configured_secret_key(tmp_path: Path,
 def test_waitress_loop_uses_poll_whenever_select_could_meet_a_descriptor_past_its_limit() -> None:
     """select() cannot watch descriptor 1024 or above; it is kept only while the connection limit stays below it."""
     from registry.cli import build_parser
-    from registry.cli.serve import SELECT_SAFE_CONNECTIONS, waitress_settings
+    from registry.cli.serve_limits import SELECT_SAFE_CONNECTIONS, waitress_settings
 
     def loop_for(limit: int) -> bool:
         args = build_parser().parse_args(["serve", "--connection-limit", str(limit)])
