@@ -49,7 +49,8 @@ def server(seeded_db, make_app, live_server, tmp_path):
         backups.create_backup(target, folder)
         time.sleep(1.05)
     add_team_registry(seeded_db)
-    app = make_app(seeded_db, ADMIN_TOKENS=[AdminToken("alice", TOKEN)], BACKUP_DIR=str(folder))
+    # Writable: only then does the snapshot table carry its Restore column, the widest case measured below.
+    app = make_app(seeded_db, WRITABLE=True, ADMIN_TOKENS=[AdminToken("alice", TOKEN)], BACKUP_DIR=str(folder))
     return live_server(app)
 
 
