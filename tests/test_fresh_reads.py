@@ -49,6 +49,7 @@ def test_update_with_the_sqlite3_shell_shows_next_request(served):
     subprocess.run(["sqlite3", str(path), "DELETE FROM profile_registries;"], check=True, timeout=30)
     with pytest.raises(urllib.error.HTTPError) as err:
         slugs(url)
+    err.value.close()  # the error holds the response and its socket
     assert err.value.code == 404
 
 
