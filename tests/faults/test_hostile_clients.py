@@ -289,6 +289,7 @@ class CaptureUpstream:
 
     def close(self) -> None:
         self.server.shutdown()
+        self.server.server_close()  # shutdown() only ends the loop; the listening socket is closed here
 
 
 def test_a_profile_cannot_name_the_services_own_token_or_unlisted_variables(tmp_path: Path) -> None:
