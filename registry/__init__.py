@@ -10,7 +10,7 @@ from flask import Flask
 from registry.config import DEFAULTS, STATIC_DIR, TEMPLATES_DIR, yaml_limits_of
 from registry.service.registry_service import RegistryService
 from registry.web.auth import load_tokens
-from registry.web.cookie_session import LazySecureCookieSessionInterface
+from registry.web.signed_cookie import LazySecureCookieSessionInterface
 
 
 def create_app(config: dict[str, Any] | None = None, service: RegistryService | None = None) -> Flask:

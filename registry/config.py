@@ -60,7 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "CHAT_PROFILE_COOKIE": "chat_profile",
     # Pause between the mock_parity engine's events, in ms (the reference streams with 5 ms).
     "CHAT_MOCK_CHUNK_DELAY_MS": 5,
-    # Chat (no login needed, so every dimension is bounded; registry/chat/sessions.py). A prompt's size in UTF-8
+    # Chat (no login needed, so every dimension is bounded; registry/chat/chat_sessions.py). A prompt's size in UTF-8
     # bytes (413 beyond), messages one session may hold (429 beyond: start a new session), sessions kept (the least
     # recently used idle ones are dropped beyond the count or the total size of their text; idle ones are dropped
     # after CHAT_SESSION_IDLE_SECONDS), and runs: a pool of CHAT_MAX_CONCURRENT_RUNS threads with at most
@@ -75,7 +75,7 @@ DEFAULTS: dict[str, Any] = {
     # waitress (`serve` flags of the same name in lower case with dashes; README, "Security and limits").
     # Open connections served at once; beyond it waitress stops accepting until one closes. Idle and trickling
     # clients each hold one, so it is well above what a registry's clients need (waitress's own default is 100).
-    "WAITRESS_CONNECTION_LIMIT": 512,
+    "WAITRESS_CONNECTION_LIMIT": 500,
     # Seconds a connection may stay silent (no byte received, nothing to send) before it is closed, and how often
     # that is checked (waitress's defaults: 120 and 30, which let idle clients hold their slot for 150 s).
     "WAITRESS_CHANNEL_TIMEOUT": 30,

@@ -416,6 +416,7 @@ def test_write_through_waitress(seeded_db, make_app, live_server):
                                      headers={"Content-Type": "application/json"})
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(request)
+    info.value.close()  # the error holds the response and its socket
     assert info.value.code == 401
     with urllib.request.urlopen(server.url + "/api/chat/profiles/analyst") as response:
         assert json.load(response)["description"] == "over http"

@@ -1,11 +1,11 @@
 """The layout's rules, checked on the source: which package may speak SQL, no import cycles between modules, and
 imports that point down the layers.
 
-Layers, lowest first: domain (the model, resolution, runtime plans, catalogs; no SQL, no Flask) <- storage (the
-only package that speaks SQL) <- service (the chain of sources, the write path) <- chat and the web layer (web,
-api, dashboard) <- cli and the app factory. A layer may import its own package and the layers LAYERS_BELOW lists.
-For the layer rules an import inside `if TYPE_CHECKING:` counts too: it does not run, but it is still a
-dependency a reader has to follow.
+Layers, lowest first: domain (the model, resolution, runtime plans, catalogs; no SQL, no Flask) and host_os (what
+differs on Windows) <- storage (the only package that speaks SQL) <- service (the chain of sources, the write path)
+<- chat and the web layer (web, api, dashboard) <- cli and the app factory. A layer may import its own package and
+the layers LAYERS_BELOW lists. For the layer rules an import inside `if TYPE_CHECKING:` counts too: it does not run,
+but it is still a dependency a reader has to follow.
 """
 
 from __future__ import annotations
@@ -99,8 +99,11 @@ def test_no_import_cycles_between_our_modules() -> None:
 
 
 # layer -> the other layers it may import. `registry` is the top package (the app factory), `config` the settings.
-LAYERS_BELOW: dict[str, set[str]] = {
+# `host_os` (registry/host_os.py, what differs on Windows) imports nothing of ours and every layer above the domain
+# may use it; the domain has no OS-specific behaviour.
+_LAYERS_BELOW: dict[str, set[str]] = {
     "domain": set(),
+    "host_os": set(),
     "config": {"domain"},
     "storage": {"domain"},
     "service": {"domain", "storage"},
@@ -111,6 +114,10 @@ LAYERS_BELOW: dict[str, set[str]] = {
     "cli": {"registry", "web", "chat", "domain", "service", "storage", "config"},
     "registry": {"api", "dashboard", "web", "chat", "domain", "service", "storage", "config"},
     "__main__": {"cli"},
+}
+LAYERS_BELOW = {
+    layer: below | ({"host_os"} if layer not in ("domain", "host_os", "config", "__main__") else set())
+    for layer, below in _LAYERS_BELOW.items()
 }
 WEB_LAYERS = ("web", "api", "dashboard")
 # What the web layer may use of storage: the package itself, the store interface, backups (snapshots, restore,

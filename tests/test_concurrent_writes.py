@@ -48,40 +48,55 @@ class Client:
         text = response.read().decode()
         return response.status, (json.loads(text) if text.strip() else {})
 
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def request_once(url: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    """One request on a connection of its own, closed after the answer."""
+    with Client(url) as client:
+        return client.request(method, path, body)
+
 
 def write_markers(url: str, client_id: int, updates: int, out: dict[str, Any], lock: threading.Lock) -> None:
     """One client: `updates` times read the profile, append its marker, PATCH with expected_version; retry on 409."""
-    client = Client(url)
-    for i in range(updates):
-        marker = f"t{client_id}-{i}"
-        for attempt in itertools.count():
-            status, doc = client.request("GET", PATH)
-            if status != 200:
+    with Client(url) as client:
+        for i in range(updates):
+            marker = f"t{client_id}-{i}"
+            for attempt in itertools.count():
+                status, doc = client.request("GET", PATH)
+                if status != 200:
+                    with lock:
+                        out["problems"].append(f"GET {status} {doc}")
+                    return
+                version = doc["metadata"].get("version", 0)
+                markers = doc["extensions"][MARKERS] + [marker]
+                status, body = client.request(
+                    "PATCH", PATH, {"expected_version": version, "extensions": {MARKERS: markers}}
+                )
                 with lock:
-                    out["problems"].append(f"GET {status} {doc}")
-                return
-            version = doc["metadata"].get("version", 0)
-            markers = doc["extensions"][MARKERS] + [marker]
-            status, body = client.request(
-                "PATCH", PATH, {"expected_version": version, "extensions": {MARKERS: markers}}
-            )
-            with lock:
-                out["statuses"][status] = out["statuses"].get(status, 0) + 1
-            if status == 200:
-                with lock:
-                    out["acknowledged"].append(marker)
-                    out["versions"].append(body["metadata"]["version"])
-                break
-            if status != 409:
-                with lock:
-                    out["problems"].append(f"PATCH {status} {body}")
-                return
-            if body["expected_version"] != version or body["actual_version"] == version:
-                with lock:
-                    out["problems"].append(f"409 that is not a conflict: sent {version}, got {body}")
-                return
-            # What a well-behaved optimistic client does: back off a little, with jitter, then re-read.
-            time.sleep(random.uniform(0, min(0.2, 0.01 * 2**attempt)))
+                    out["statuses"][status] = out["statuses"].get(status, 0) + 1
+                if status == 200:
+                    with lock:
+                        out["acknowledged"].append(marker)
+                        out["versions"].append(body["metadata"]["version"])
+                    break
+                if status != 409:
+                    with lock:
+                        out["problems"].append(f"PATCH {status} {body}")
+                    return
+                if body["expected_version"] != version or body["actual_version"] == version:
+                    with lock:
+                        out["problems"].append(f"409 that is not a conflict: sent {version}, got {body}")
+                    return
+                # What a well-behaved optimistic client does: back off a little, with jitter, then re-read.
+                time.sleep(random.uniform(0, min(0.2, 0.01 * 2**attempt)))
 
 
 def client_process(url: str, first_id: int, threads: int, updates: int) -> dict[str, Any]:
@@ -109,17 +124,18 @@ def test_concurrent_updates_lose_nothing(db_path, make_app, live_server):
 
     def reader() -> None:
         # Every read must be one whole registry state: the version and the marker count move together.
-        client = Client(server.url)
-        while not writers_done.is_set():
-            status, doc = client.request("GET", PATH)
-            if status != 200:
-                mixed.append(f"GET {status}")
-                return
-            if doc["metadata"].get("version", 0) != len(doc["extensions"][MARKERS]):
-                mixed.append(f"version {doc['metadata'].get('version')} with {len(doc['extensions'][MARKERS])} markers")
-                return
-            samples.append(doc["metadata"].get("version", 0))
-            writers_done.wait(0.005)  # sample steadily without starving the writers
+        with Client(server.url) as client:
+            while not writers_done.is_set():
+                status, doc = client.request("GET", PATH)
+                if status != 200:
+                    mixed.append(f"GET {status}")
+                    return
+                if doc["metadata"].get("version", 0) != len(doc["extensions"][MARKERS]):
+                    version, count = doc["metadata"].get("version"), len(doc["extensions"][MARKERS])
+                    mixed.append(f"version {version} with {count} markers")
+                    return
+                samples.append(doc["metadata"].get("version", 0))
+                writers_done.wait(0.005)  # sample steadily without starving the writers
 
     began = time.monotonic()
     watcher = threading.Thread(target=reader)
@@ -151,7 +167,7 @@ def test_concurrent_updates_lose_nothing(db_path, make_app, live_server):
     assert len(acknowledged) == statuses[200] == THREADS * UPDATES
     # Every acknowledged write produced its own version: no two writes were both accepted on the same base.
     assert sorted(versions) == list(range(1, THREADS * UPDATES + 1))
-    status, final = Client(server.url).request("GET", PATH)
+    status, final = request_once(server.url, "GET", PATH)
     assert status == 200
     assert final["metadata"]["version"] == THREADS * UPDATES
     assert sorted(final["extensions"][MARKERS]) == sorted(acknowledged), "an acknowledged write was lost"

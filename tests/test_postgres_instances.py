@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 from conftest import registry_payload
 from serve_process import ServeProcess
-from test_concurrent_writes import MARKERS, PATH, TOKEN, Client, client_process
+from test_concurrent_writes import MARKERS, PATH, TOKEN, Client, client_process, request_once
 
 THREADS_PER_INSTANCE = 4
 UPDATES = 25  # per writer: 8 writers x 25 = 200 acknowledged writes
@@ -36,25 +36,26 @@ def two_instances(pg_url, tmp_path, monkeypatch) -> Iterator[tuple[ServeProcess,
 
 def seen_within(url: str, path: str, predicate, timeout: float = 2.0) -> float:
     """Seconds until GET `path` on `url` satisfies `predicate`."""
-    client = Client(url)
-    began = time.monotonic()
-    while True:
-        status, body = client.request("GET", path)
-        if status == 200 and predicate(body):
-            return time.monotonic() - began
-        if time.monotonic() - began > timeout:
-            pytest.fail(f"{url}{path} did not show the change within {timeout} s: {status} {body}")
-        time.sleep(0.002)
+    with Client(url) as client:
+        began = time.monotonic()
+        while True:
+            status, body = client.request("GET", path)
+            if status == 200 and predicate(body):
+                return time.monotonic() - began
+            if time.monotonic() - began > timeout:
+                pytest.fail(f"{url}{path} did not show the change within {timeout} s: {status} {body}")
+            time.sleep(0.002)
 
 
 def test_a_write_through_one_instance_is_seen_by_the_other(two_instances):
     first, second = two_instances
-    status, body = Client(first.url).request(
-        "PUT", "/api/registries/default", registry_payload("default", {"target": {"extensions": {MARKERS: []}}})
+    status, body = request_once(
+        first.url, "PUT", "/api/registries/default",
+        registry_payload("default", {"target": {"extensions": {MARKERS: []}}})
     )
     assert status == 201, body
     lag = seen_within(second.url, PATH, lambda doc: doc["extensions"][MARKERS] == [])
-    status, body = Client(second.url).request("PATCH", PATH, {"expected_version": 0, "description": "from the second"})
+    status, body = request_once(second.url, "PATCH", PATH, {"expected_version": 0, "description": "from the second"})
     assert status == 200, body
     seen_within(first.url, PATH, lambda doc: doc.get("description") == "from the second")
     print(f"\nthe second instance showed the first one's write {lag * 1000:.1f} ms after it was acknowledged")
@@ -62,8 +63,9 @@ def test_a_write_through_one_instance_is_seen_by_the_other(two_instances):
 
 def test_instances_racing_on_one_version_one_wins_one_gets_409(two_instances):
     first, second = two_instances
-    status, _ = Client(first.url).request(
-        "PUT", "/api/registries/default", registry_payload("default", {"target": {"extensions": {MARKERS: []}}})
+    status, _ = request_once(
+        first.url, "PUT", "/api/registries/default",
+        registry_payload("default", {"target": {"extensions": {MARKERS: []}}})
     )
     assert status == 201
     for version in range(5):
@@ -72,9 +74,9 @@ def test_instances_racing_on_one_version_one_wins_one_gets_409(two_instances):
         statuses: list[int] = []
 
         def patch(url: str, text: str, v: int, barrier: threading.Barrier, statuses: list[int]) -> None:
-            client = Client(url)
-            barrier.wait()
-            statuses.append(client.request("PATCH", PATH, {"expected_version": v, "description": text})[0])
+            with Client(url) as client:
+                barrier.wait()
+                statuses.append(client.request("PATCH", PATH, {"expected_version": v, "description": text})[0])
 
         racers = [threading.Thread(target=patch, args=(url, url, version, barrier, statuses))
                   for url in (first.url, second.url)]
@@ -87,8 +89,9 @@ def test_instances_racing_on_one_version_one_wins_one_gets_409(two_instances):
 
 def test_eight_writers_across_both_instances_lose_nothing(two_instances):
     first, second = two_instances
-    status, _ = Client(first.url).request(
-        "PUT", "/api/registries/default", registry_payload("default", {"target": {"extensions": {MARKERS: []}}})
+    status, _ = request_once(
+        first.url, "PUT", "/api/registries/default",
+        registry_payload("default", {"target": {"extensions": {MARKERS: []}}})
     )
     assert status == 201
     seen_within(second.url, PATH, lambda doc: doc["extensions"][MARKERS] == [])
@@ -113,6 +116,6 @@ def test_eight_writers_across_both_instances_lose_nothing(two_instances):
     assert sorted(versions) == list(range(1, total + 1)), "two writes were accepted on the same version"
     for instance in (first, second):
         seen_within(instance.url, PATH, lambda doc: doc["metadata"]["version"] == total)
-        _, final = Client(instance.url).request("GET", PATH)
+        _, final = request_once(instance.url, "GET", PATH)
         assert sorted(final["extensions"][MARKERS]) == sorted(acknowledged), "an acknowledged write was lost"
     print(f"\n{statuses[200]} writes, {statuses.get(409, 0)} conflicts across two instances")

@@ -12,7 +12,7 @@ import time
 
 from conftest import registry_payload
 from serve_process import ServeProcess
-from test_concurrent_writes import MARKERS, PATH, TOKEN, Client
+from test_concurrent_writes import MARKERS, PATH, TOKEN, Client, request_once
 
 WRITERS = 4
 WRITES_EACH = 15
@@ -25,8 +25,9 @@ def test_postgres_stopped_and_started_under_load(private_pg, tmp_path, monkeypat
     monkeypatch.setenv("PROFILE_REGISTRY_TOKEN", f"writer:{TOKEN}")
     serve = ServeProcess(["--profile-registries", private_pg.url, "--writable"], tmp_path)
     try:
-        status, _ = Client(serve.url).request(
-            "PUT", "/api/registries/default", registry_payload("default", {"target": {"extensions": {MARKERS: []}}})
+        status, _ = request_once(
+            serve.url, "PUT", "/api/registries/default",
+            registry_payload("default", {"target": {"extensions": {MARKERS: []}}})
         )
         assert status == 201
         acknowledged: list[str] = []
@@ -39,36 +40,36 @@ def test_postgres_stopped_and_started_under_load(private_pg, tmp_path, monkeypat
         lock = threading.Lock()
 
         def writer(n: int) -> None:
-            client = Client(serve.url)
-            for i in range(WRITES_EACH):
-                marker = f"w{n}-{i}"
-                while True:
-                    status, doc = client.request("GET", PATH)
-                    assert status == 200, doc
-                    body = {"expected_version": doc["metadata"].get("version", 0),
-                            "extensions": {MARKERS: doc["extensions"][MARKERS] + [marker]}}
-                    status, answer = client.request("PATCH", PATH, body)
-                    with lock:
-                        write_statuses[status] = write_statuses.get(status, 0) + 1
+            with Client(serve.url) as client:
+                for i in range(WRITES_EACH):
+                    marker = f"w{n}-{i}"
+                    while True:
+                        status, doc = client.request("GET", PATH)
+                        assert status == 200, doc
+                        body = {"expected_version": doc["metadata"].get("version", 0),
+                                "extensions": {MARKERS: doc["extensions"][MARKERS] + [marker]}}
+                        status, answer = client.request("PATCH", PATH, body)
+                        with lock:
+                            write_statuses[status] = write_statuses.get(status, 0) + 1
+                            if status == 200:
+                                acknowledged.append(marker)
+                                if restarted_at and not first_write_after_restart:
+                                    first_write_after_restart.append(time.monotonic())
                         if status == 200:
-                            acknowledged.append(marker)
-                            if restarted_at and not first_write_after_restart:
-                                first_write_after_restart.append(time.monotonic())
-                    if status == 200:
-                        break
-                    assert status in (409, 503), (status, answer)
-                    time.sleep(0.05)
-                time.sleep(0.1)  # spread the writes over the outage
+                            break
+                        assert status in (409, 503), (status, answer)
+                        time.sleep(0.05)
+                    time.sleep(0.1)  # spread the writes over the outage
 
         def reader() -> None:
-            client = Client(serve.url)
-            while not done.is_set():
-                status, body = client.request("GET", PATH)
-                with lock:
-                    reads[0] += 1
-                    if status != 200:
-                        read_failures.append(f"{status} {body}")
-                time.sleep(0.01)
+            with Client(serve.url) as client:
+                while not done.is_set():
+                    status, body = client.request("GET", PATH)
+                    with lock:
+                        reads[0] += 1
+                        if status != 200:
+                            read_failures.append(f"{status} {body}")
+                    time.sleep(0.01)
 
         threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
         threads += [threading.Thread(target=reader) for _ in range(READERS)]
@@ -78,7 +79,7 @@ def test_postgres_stopped_and_started_under_load(private_pg, tmp_path, monkeypat
         private_pg.stop("fast")
         stopped_at = time.monotonic()
         time.sleep(0.5)
-        status, health = Client(serve.url).request("GET", "/api/health")
+        status, health = request_once(serve.url, "GET", "/api/health")
         reads_before = reads[0]
         time.sleep(OUTAGE_S - (time.monotonic() - stopped_at))
         reads_during = reads[0] - reads_before
@@ -102,9 +103,9 @@ def test_postgres_stopped_and_started_under_load(private_pg, tmp_path, monkeypat
         recovery = first_write_after_restart[0] - restarted_at[0]
         assert recovery < RECOVERY_LIMIT_S, f"writes came back {recovery:.1f} s after the restart"
         assert len(acknowledged) == WRITERS * WRITES_EACH
-        _, final = Client(serve.url).request("GET", PATH)
+        _, final = request_once(serve.url, "GET", PATH)
         assert sorted(final["extensions"][MARKERS]) == sorted(acknowledged), "an acknowledged write was lost"
-        _, health = Client(serve.url).request("GET", "/api/health")
+        _, health = request_once(serve.url, "GET", "/api/health")
         assert health["status"] == "ok", health
         print(f"\n{write_statuses} writes; {reads_during} reads answered while down; writes back {recovery:.2f} s "
               "after the restart")

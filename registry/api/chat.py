@@ -14,12 +14,12 @@ from flask.views import MethodView
 from marshmallow import Schema, fields
 
 from registry.api.common import Blueprint, key_policy, service
+from registry.chat.chat_sessions import ChatLimits, ChatRefused, ChatSessionStore, RunPlan
 from registry.chat.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT
 from registry.chat.engines.mock_parity import RUNTIME_KEY as MOCK_RUNTIME_KEY
 from registry.chat.engines.mock_parity import MockParityEngine
 from registry.chat.engines.openai_compat import EngineConfigError
 from registry.chat.engines.select import build_engine
-from registry.chat.sessions import ChatLimits, ChatRefused, RunPlan, SessionStore
 from registry.domain import gojson
 from registry.domain.documents import MOCK_PARITY_SLUG
 from registry.domain.errors import RegistryError, SlugError
@@ -99,7 +99,7 @@ def chat_json(value: object, status: int = 200) -> Response:
     return Response(gojson.body(value), status=status, mimetype="application/json")
 
 
-def sessions() -> SessionStore:
+def chat_sessions() -> ChatSessionStore:
     """The app's session store."""
     return current_app.extensions[SESSIONS_KEY]
 
@@ -117,7 +117,7 @@ def _install(state: Any) -> None:
         max_concurrent_runs=int(config["CHAT_MAX_CONCURRENT_RUNS"]),
         max_queued_runs=int(config["CHAT_MAX_QUEUED_RUNS"]),
     )
-    app.extensions[SESSIONS_KEY] = SessionStore(limits)
+    app.extensions[SESSIONS_KEY] = ChatSessionStore(limits)
 
 
 @blp.errorhandler(ChatError)
@@ -216,7 +216,7 @@ class Sessions(MethodView):
         profile = string_field(body, "profile").strip()
         string_field(body, "registry")
         string_field(body, "application_profile")
-        out = {"sessionId": SessionStore.new_id()}
+        out = {"sessionId": ChatSessionStore.new_id()}
         if profile:
             out["profile"] = profile
         return chat_json(out)
@@ -227,7 +227,7 @@ class Session(MethodView):
     @blp.response(200, ChatSnapshotSchema)
     def get(self, session_id: str) -> Response:
         """The session's timeline entities and status (`finished` once the answer is complete)."""
-        return chat_json(sessions().snapshot(session_id))
+        return chat_json(chat_sessions().snapshot(session_id))
 
 
 @blp.route("/<session_id>/messages")
@@ -255,10 +255,10 @@ class Messages(MethodView):
                 raise ChatError(400, "attachment_id must not be empty")
         if not prompt.strip() and not attachments:
             raise ChatError(400, "missing prompt or attachments")
-        sessions().check_prompt(prompt)  # before the profile is resolved: an oversized prompt costs nothing more
+        chat_sessions().check_prompt(prompt)  # before the profile is resolved: an oversized prompt costs nothing more
         plan = run_plan(profile, registry)
         try:
-            sessions().submit(session_id, prompt, plan)
+            chat_sessions().submit(session_id, prompt, plan)
         except RuntimeError as exc:  # e.g. no thread can be started
             raise ChatError(500, f"submit failed: {exc}") from exc
         out: dict[str, Any] = {"sessionId": session_id, "accepted": True, "status": "running"}

@@ -4,7 +4,6 @@ then retention; the CLI helpers the snapshot commands share."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 import time
@@ -14,6 +13,7 @@ from typing import TextIO
 from registry.cli.options import add_registry_sources, non_negative_float, non_negative_int
 from registry.config import DEFAULTS
 from registry.domain.errors import StartupError
+from registry.host_os import lower_process_priority
 from registry.storage import backups
 from registry.storage.postgres_db import PostgresTarget
 from registry.storage.sources import first_database_target, first_sqlite_target, parse_entries
@@ -182,22 +182,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def lower_priority() -> None:
-    """Run the rest of this process as background work: nice +BACKUP_NICENESS (POSIX), and on Linux SCHED_IDLE.
-
-    SCHED_IDLE is what makes the difference for the service's tail latency: the scheduler hands the CPU to a
-    waking request thread at once instead of letting a merely niced backup finish its time slice. It still gets a
-    small share on a saturated host, so a backup is slowed there, never starved. A no-op on Windows.
-    """
-    if hasattr(os, "nice"):
-        try:
-            os.nice(BACKUP_NICENESS)
-        except OSError:  # a container may forbid it; the backup is still correct, only less polite
-            pass
-    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
-        try:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        except OSError:
-            pass
+    """Run the rest of this process as background work (registry/host_os.py: nice and SCHED_IDLE; not on Windows)."""
+    lower_process_priority(BACKUP_NICENESS)
 
 
 def fail(command: str, message: str) -> int:

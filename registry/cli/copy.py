@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from registry.domain.errors import StartupError
+from registry.host_os import create_owner_only_file
 from registry.storage import backups
 from registry.storage.interface import RegistryStore, SnapshotError
 from registry.storage.sources import SourceSpec, StoreSource, open_source, parse_entry
@@ -126,7 +127,7 @@ def snapshot_file(store: RegistryStore, spec: SourceSpec) -> Iterator[Path]:
     snapshot = Path(folder) / "copy.db"
     try:
         # Owner-only, like every snapshot: it holds the prompts.
-        os.close(os.open(snapshot, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        create_owner_only_file(snapshot)
         try:
             store.backup_to(snapshot)
         except SnapshotError as exc:

@@ -24,6 +24,7 @@ from registry.cli.request_deadline import install_request_deadlines
 from registry.cli.serve_limits import add_limit_flags, app_settings, deadline_settings, waitress_settings
 from registry.config import DEFAULTS, yaml_limits_of
 from registry.domain.errors import StartupError
+from registry.host_os import stop_signals
 from registry.service.registry_service import RegistryService
 from registry.web.auth import TOKEN_ENV, load_tokens
 
@@ -179,8 +180,10 @@ def run(args: argparse.Namespace) -> int:
     # The effective port, so `--port 0` (any free port) tells where it ended up.
     log.info("serving on http://%s:%s (dashboard /, API /api/, docs /docs)", args.host, server.effective_port)
     if threading.current_thread() is threading.main_thread():
-        # SIGTERM (systemd stop, `kill`) ends the loop like Ctrl-C does, so the shutdown below runs.
-        signal.signal(signal.SIGTERM, _stop_serving)
+        # SIGTERM (systemd stop, `kill`; and Ctrl-Break on Windows) ends the loop like Ctrl-C does, so the shutdown
+        # below runs.
+        for stop in stop_signals():
+            signal.signal(stop, _stop_serving)
     try:
         server.run()  # returns on SystemExit or KeyboardInterrupt, after waiting for the requests in progress
     finally:

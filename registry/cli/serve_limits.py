@@ -13,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from registry import host_os
 from registry.cli.options import byte_size, int_in_range
 from registry.config import DEFAULTS
+from registry.domain.errors import StartupError
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -129,20 +131,20 @@ def _value(args: argparse.Namespace, limit: LimitFlag) -> Any:
     return getattr(args, _flag_of(limit.key).replace("-", "_"))
 
 
-# Up to this many connections waitress's default select() loop is safe: select() cannot watch a descriptor
-# numbered 1024 (FD_SETSIZE) or more, and the connections share the numbers below it with the database files,
-# the listening socket and waitress's trigger pipe. Above it, poll() (POSIX; waitress keeps select() where there
-# is no poll). select() is kept below: waitress's poll loop registers every descriptor again on each turn, which
-# cost about 8% of the detail route's throughput under wrk (bench/read_api.py, 16 connections).
-SELECT_SAFE_CONNECTIONS = 768
-
-
 def waitress_settings(args: argparse.Namespace) -> dict[str, int | bool]:
     """The keyword arguments of waitress.create_server that `serve` sets besides host, port and threads."""
     settings: dict[str, int | bool] = {
         limit.key.removeprefix("WAITRESS_").lower(): _value(args, limit) for limit in WAITRESS_LIMITS
     }
-    settings["asyncore_use_poll"] = args.connection_limit > SELECT_SAFE_CONNECTIONS
+    # select() while it is safe: waitress's poll() loop registers every descriptor again on each turn, which cost
+    # about 8% of the detail route's throughput under wrk (bench/read_api.py, 16 connections); poll() above that.
+    use_poll = args.connection_limit > host_os.select_safe_connections()
+    if use_poll and not host_os.can_poll():
+        raise StartupError(
+            f"--connection-limit {args.connection_limit}: at most {host_os.select_safe_connections()} on this "
+            "system (waitress watches connections with select(), which holds no more)"
+        )
+    settings["asyncore_use_poll"] = use_poll
     return settings
 
 

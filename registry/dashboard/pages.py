@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from registry.domain.edits import version_of
 from registry.domain.errors import RegistryError
 from registry.domain.model import Profile, Registry, model_info_of
 from registry.domain.resolve import resolve_profile
+from registry.host_os import permissions_are_mode_bits
 from registry.service.chain import ChainView
 from registry.service.registry_service import RegistryService, permission_warnings
 from registry.storage.backups import LiveDatabase, NoBackupFolder, backup_folder, live_database
@@ -211,7 +211,7 @@ def snapshot_rows(snapshots: list[Any], live_newest_ms: int) -> list[SnapshotRow
     return rows
 
 
-def health_strip(health: dict[str, Any], os_name: str = os.name) -> HealthStrip:
+def health_strip(health: dict[str, Any]) -> HealthStrip:
     """The overview's health strip from RegistryService.health(); on Windows a pointer to the README's ACL advice."""
     warnings = [w for database in health.get("databases", []) for w in database.get("permission_warnings", [])]
     problems = list(health.get("problems", []))
@@ -227,7 +227,7 @@ def health_strip(health: dict[str, Any], os_name: str = os.name) -> HealthStrip:
         problems=problems,
         permission_warnings=warnings,
         # POSIX mode bits are checked above; Windows has ACLs that Python cannot read portably, so point at the docs.
-        windows_hint=WINDOWS_ACL_HINT if os_name == "nt" else "",
+        windows_hint="" if permissions_are_mode_bits() else WINDOWS_ACL_HINT,
     )
 
 

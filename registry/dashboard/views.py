@@ -24,7 +24,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
-from registry.dashboard import session as admin
+from registry.dashboard import login_cookie as admin
 from registry.dashboard.cache import DashboardCaches, Listing, age_marker, fill_ages, new_render_token, split_ages
 from registry.dashboard.chart import ChartPoint, render_charts
 from registry.dashboard.formatting import age, file_size, iso_time, pretty_json, utc_time

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import stat
 import time
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from registry.domain.catalog import SchemaCatalog, default_catalog
 from registry.domain.errors import StartupError
 from registry.domain.model import encode_registry
 from registry.domain.yaml_json import DEFAULT_LIMITS, YAMLLimits
+from registry.host_os import permissions_are_mode_bits
 from registry.service.chain import RegistryChain
 from registry.storage.sources import (
     DEFAULT_MAX_ROW_BYTES,
@@ -151,8 +151,8 @@ def database_health(source: StoreSource) -> dict[str, Any]:
 
 
 def permission_warnings(path: Path) -> list[str]:
-    """POSIX mode bits that expose a database (or snapshot) to other users; empty on Windows."""
-    if os.name != "posix" or not path.exists():
+    """POSIX mode bits that expose a database (or snapshot) to other users; empty on Windows (ACLs, see README)."""
+    if not permissions_are_mode_bits() or not path.exists():
         return []
     mode = path.stat().st_mode
     warnings = []

@@ -24,6 +24,7 @@ from registry.domain.errors import ReadOnlyStore, RegistryError, StartupError
 from registry.domain.model import (
     encode_registry,
 )
+from registry.host_os import create_owner_only_file
 from registry.storage import sqlite_db as db
 from registry.storage import wal_reset
 from registry.storage.file_identity import READ_RECHECK_SECONDS, FileIdentity
@@ -175,7 +176,7 @@ class SQLiteRegistryStore:
             if self.created and path.parent.is_dir():
                 # Prompts in a registry are sensitive: create the file owner-only before SQLite does (SQLite would
                 # make it 0644), so the -wal and -shm files, which copy the main file's mode, are owner-only too.
-                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+                create_owner_only_file(path)
             conn = db.connect(self.target, read_only=self.read_only, check_same_thread=False, file_pragmas=False)
             self._identity = FileIdentity(path)
         except (sqlite3.Error, OSError) as exc:

@@ -10,17 +10,18 @@ the start of the -shm file; every write transaction changes it (the change count
 when the WAL restarts). So when the header is byte-for-byte what it was at a connection's last `data_version`
 check, nothing was committed since and that check still holds. The header is only a shortcut in front of the
 PRAGMA, never a replacement: whenever it cannot be read cleanly (no -shm file yet, the two copies differ because a
-writer is updating them, the database is not in WAL mode, exclusive locking keeps the index in heap memory, not
-POSIX) `header()` returns None and the caller asks SQLite.
+writer is updating them, the database is not in WAL mode, exclusive locking keeps the index in heap memory,
+Windows) `header()` returns None and the caller asks SQLite.
 """
 
 from __future__ import annotations
 
 import mmap
-import os
 import sqlite3
 import threading
 from pathlib import Path
+
+from registry.host_os import can_map_wal_index
 
 HEADER_SIZE = 48
 
@@ -38,9 +39,8 @@ class WalIndexWatch:
         """Turn the shortcut on when `conn` shows a shared-memory WAL database; called once per store, at open."""
         journal = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
         locking = str(conn.execute("PRAGMA locking_mode").fetchone()[0]).lower()
-        # Windows keeps the mapping of -shm in its own way and SQLite deletes the file on last close; mapping it
-        # there is untested, so Windows stays on the PRAGMA alone.
-        self._usable = journal == "wal" and locking == "normal" and os.name == "posix"
+        # Not on Windows (registry/host_os.py says why): there the PRAGMA alone answers.
+        self._usable = journal == "wal" and locking == "normal" and can_map_wal_index()
 
     def header(self) -> bytes | None:
         """The 48-byte header when both copies agree; None means "ask SQLite"."""

@@ -73,7 +73,8 @@ class ServeProcess:
         )
         self.log_lines: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
+        self._pump_thread = threading.Thread(target=self._pump, daemon=True)
+        self._pump_thread.start()
         self.port = self._wait_for_port()
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -122,6 +123,11 @@ class ServeProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+        # The child is gone, so its stderr reaches end of file: the pump ends and the pipe can be closed (an open
+        # pipe left to the garbage collector is a ResourceWarning).
+        self._pump_thread.join(timeout=10)
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
 
 
 # Linux capability numbers (linux/capability.h): bypass file permission checks, and act as any file's owner.

@@ -289,6 +289,7 @@ class CaptureUpstream:
 
     def close(self) -> None:
         self.server.shutdown()
+        self.server.server_close()  # shutdown() only ends the loop; the listening socket is closed here
 
 
 def test_a_profile_cannot_name_the_services_own_token_or_unlisted_variables(tmp_path: Path) -> None:
@@ -497,16 +498,30 @@ def test_a_restart_ends_logins_even_with_a_configured_secret_key(tmp_path: Path,
     assert not (tmp_path / "b").exists() or not list((tmp_path / "b").iterdir())
 
 
-def test_waitress_loop_uses_poll_whenever_select_could_meet_a_descriptor_past_its_limit() -> None:
-    """select() cannot watch descriptor 1024 or above; it is kept only while the connection limit stays below it."""
+def test_waitress_loop_uses_poll_or_refuses_where_select_would_overflow(monkeypatch, tmp_path) -> None:
+    """select() cannot watch descriptor 1024 or above (POSIX) nor more than 512 sockets (Windows): it is kept only
+    while the connection limit stays below that; above it poll() on POSIX, and a one-line refusal on Windows."""
+    from registry import host_os
     from registry.cli import build_parser
-    from registry.cli.serve_limits import SELECT_SAFE_CONNECTIONS, waitress_settings
+    from registry.cli.serve_limits import waitress_settings
+    from registry.domain.errors import StartupError
 
     def loop_for(limit: int) -> bool:
         args = build_parser().parse_args(["serve", "--connection-limit", str(limit)])
         return bool(waitress_settings(args)["asyncore_use_poll"])
 
-    assert SELECT_SAFE_CONNECTIONS + 256 <= 1024  # headroom for database files, listener and trigger pipe
-    assert loop_for(SELECT_SAFE_CONNECTIONS) is False
-    assert loop_for(SELECT_SAFE_CONNECTIONS + 1) is True
+    monkeypatch.setattr(host_os, "WINDOWS", False)
+    safe = host_os.select_safe_connections()
+    assert safe + 256 <= 1024  # headroom for database files, listener and trigger pipe
+    assert loop_for(safe) is False
+    assert loop_for(safe + 1) is True
     assert loop_for(4096) is True
+
+    monkeypatch.setattr(host_os, "WINDOWS", True)
+    assert loop_for(host_os.select_safe_connections()) is False
+    with pytest.raises(StartupError, match="at most 500 on this system"):
+        loop_for(501)
+    monkeypatch.undo()
+    done = run_serve_expecting_exit(["--connection-limit", "501"], tmp_path, PROFILE_REGISTRY_FORCE_WINDOWS="1")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "at most 500 on this system" in done.stderr

@@ -64,6 +64,7 @@ def test_offline_restore_after_kill_9_serves_the_backup_not_the_replaced_rows(tm
     finally:
         server.proc.kill()  # kill -9: no clean shutdown
         server.proc.wait(timeout=10)
+        server.stop()  # the child is gone already: this only closes its log pipe
     shutil.copyfile(copy, db)  # runbook step 5: replace the DB with the known-good backup
     server = ServeProcess(["--profile-registries", str(db)], tmp_path)
     try:

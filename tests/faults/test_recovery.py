@@ -266,8 +266,8 @@ def test_an_odd_manifest_marks_only_its_snapshot_unverified(server, seeded_db, s
     assert status == 200, listing
     [listed] = listing["snapshots"]  # type: ignore[index]
     assert listed["verified"] is False and "registries" in listed["problem"], listed
-    page = urllib.request.urlopen(server.url + "/", timeout=30)
-    assert page.status == 200
+    with urllib.request.urlopen(server.url + "/", timeout=30) as page:
+        assert page.status == 200
     status, second = call(server.url + "/api/backups", "POST")
     assert status == 201, second
     status, listing = call(server.url + "/api/backups")

@@ -9,6 +9,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from registry.host_os import can_hard_link
 from registry.storage.backups.live import Database, live_database
 from registry.storage.interface import Progress
 from registry.storage.sqlite_files import FILE_STAMP
@@ -41,42 +42,18 @@ def stamp_of(name: str, target: Database) -> datetime | None:
     return datetime.strptime(match.group(1), FILE_STAMP).replace(tzinfo=UTC) if match else None
 
 
-def fsync_dir(folder: Path) -> None:
-    """Make a rename durable; directories cannot be opened on Windows, where NTFS journals the rename itself."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def create_private(path: Path) -> None:
-    """Create an empty owner-only file (0600 on POSIX; Windows ignores the mode, see README on ACLs)."""
-    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0), 0o600))
-
-
 def publish(tmp: Path, folder: Path, base: str) -> Path:
     """Move `tmp` to `base` or `base-2`, `base-3`...: never over an existing file."""
     n = 1
     while True:
         final = folder / (base if n == 1 else f"{base}-{n}")
         try:
-            if hasattr(os, "link"):
+            if can_hard_link():
                 # link() fails when the name exists, which rename() on POSIX would silently overwrite.
                 os.link(tmp, final)
                 os.unlink(tmp)
             else:
-                os.rename(tmp, final)  # Windows: rename refuses an existing target
+                os.rename(tmp, final)  # no os.link at all: Windows' rename refuses an existing target
             return final
         except FileExistsError:
             n += 1

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from registry.storage.backups.files import TMP_PREFIX, cached_sha, create_private, stamp_of
+from registry.host_os import create_owner_only_file, replace_file
+from registry.storage.backups.files import TMP_PREFIX, cached_sha, stamp_of
 from registry.storage.backups.live import Database, live_database
 from registry.storage.interface import CheckedDatabase, SnapshotError
 
@@ -181,14 +182,15 @@ def write_manifest(snapshot: Path, manifest: dict[str, Any]) -> None:
     """Write the manifest beside the snapshot: owner-only, synced, then renamed into place."""
     path = manifest_path(snapshot)
     tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{secrets.token_hex(4)}")
-    create_private(tmp)
+    create_owner_only_file(tmp)
     try:
         with tmp.open("w", encoding="utf-8") as handle:
             json.dump(manifest, handle, indent=2, sort_keys=True)
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        # A reader listing the backups may hold the old manifest open, which Windows refuses to replace (host_os).
+        replace_file(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -17,13 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from registry.host_os import create_owner_only_file, fsync_file, fsync_folder
 from registry.storage.backups import retention
 from registry.storage.backups.files import (
     TMP_PREFIX,
     backup_folder,
-    create_private,
-    fsync_dir,
-    fsync_file,
     publish,
     remember_sha,
     sha256_file,
@@ -88,7 +86,7 @@ def _create_backup(
     folder.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     tmp = folder / f"{TMP_PREFIX}{target.name}.{secrets.token_hex(4)}"
-    create_private(tmp)
+    create_owner_only_file(tmp)
     try:
         target.copy_to(tmp, progress)
         # The file is final now: sync it to disk and hash it, each in a thread, while the rows are checked (all
@@ -123,7 +121,7 @@ def _finish(
     manifest = new_manifest(final, target, now, reason, sha, checked)
     try:
         write_manifest(final, manifest)
-        fsync_dir(folder)
+        fsync_folder(folder)
     except BaseException:
         # Interrupted (Ctrl-C) or failed between the rename and the manifest: a snapshot is the file and its
         # manifest together, so neither stays behind and the command can say "nothing written".

@@ -128,10 +128,10 @@ def snapshot_status(entities: list[Entity]) -> str:
     return other_status or "idle"
 
 
-class SessionSink:
+class ChatSessionSink:
     """The EventSink of one run: each event updates the session's entities under the store lock."""
 
-    def __init__(self, store: SessionStore, session: ChatSession, message_id: str) -> None:
+    def __init__(self, store: ChatSessionStore, session: ChatSession, message_id: str) -> None:
         self.store = store
         self.session = session
         self.message_id = message_id
@@ -198,7 +198,7 @@ class SessionSink:
                 self.store.record(self.session, CHAT_MESSAGE, self.message_id, self._answer("error", error=error))
 
 
-class SessionStore:
+class ChatSessionStore:
     """Every session of this process, least recently used first, within ChatLimits; runs on a bounded pool."""
 
     def __init__(self, limits: ChatLimits | None = None) -> None:
@@ -364,7 +364,7 @@ class SessionStore:
                     self._idle.notify_all()
 
     def _run(self, session: ChatSession, message_id: str, prompt: str, plan: RunPlan) -> None:
-        sink = SessionSink(self, session, message_id)
+        sink = ChatSessionSink(self, session, message_id)
         with self.lock:
             history = list(session.history)
         messages = [

@@ -1,11 +1,11 @@
-"""registry.web.cookie_session: no signer is built for a request without a session cookie; signed sessions still
+"""registry.web.signed_cookie: no signer is built for a request without a session cookie; signed sessions still
 work."""
 
 from __future__ import annotations
 
 from flask import session
 
-from registry.web.cookie_session import LazySecureCookieSessionInterface
+from registry.web.signed_cookie import LazySecureCookieSessionInterface
 
 
 def test_no_signer_without_a_session_cookie_and_round_trip_with_one(seeded_db, make_app, monkeypatch):
