@@ -8,6 +8,7 @@ Each name says what differs, so a reader of the calling code sees the rule, not 
 - the -shm wal-index shortcut (registry/storage/walwatch.py): mapped on POSIX only (`can_map_wal_index`);
 - process priority of a backup: nice and, on Linux, SCHED_IDLE (`lower_process_priority`); nothing on Windows;
 - the signals that stop `serve` (`stop_signals`): SIGTERM, plus Ctrl-Break (SIGBREAK) on Windows;
+- the C allocator: glibc's trimming of freed heap is tuned for large answers (`keep_freed_memory_for_reuse`);
 - waitress's event loop (`select_safe_connections`, `can_poll`): select() on either system, with a different
   ceiling, and poll() where there is one;
 - file replacement: Windows refuses to replace a file another handle holds open (`replace_file` retries for a
@@ -20,8 +21,10 @@ call that a test makes itself still works. Tests may set `WINDOWS` directly (mon
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -120,6 +123,36 @@ def lower_process_priority(niceness: int) -> None:
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         except OSError:
             pass
+
+
+# glibc mallopt() parameters (malloc.h) and the values `serve` sets: freed heap above TRIM is handed back to the
+# system; blocks of MMAP or more get their own mapping.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+FREED_HEAP_KEPT_BYTES = 32 * 1024 * 1024
+OWN_MAPPING_FROM_BYTES = 8 * 1024 * 1024
+
+
+def keep_freed_memory_for_reuse() -> bool:
+    """Let glibc keep up to FREED_HEAP_KEPT_BYTES of freed heap per arena instead of returning it at once.
+
+    Each answer of the list route is a few hundred KiB copied through waitress's buffers in a worker thread. With
+    glibc's defaults each worker's arena grows its heap for it (mprotect) and trims it again after (madvise), a
+    dozen system calls per request: about a tenth of the list route's throughput under wrk (bench/read_api.py).
+    The cost is memory the process keeps at its peak (bounded by the threshold per arena) rather than returns.
+    Only glibc (Linux) has mallopt(); returns whether it was applied.
+    """
+    if WINDOWS or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # musl and others: no mallopt, nothing to tune
+        return False
+    # Both are set: setting the trim threshold alone would also freeze the mmap threshold at 128 KiB, and every
+    # answer would then be its own mmap/munmap pair.
+    return bool(mallopt(_M_MMAP_THRESHOLD, OWN_MAPPING_FROM_BYTES)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, FREED_HEAP_KEPT_BYTES)
+    )
 
 
 def stop_signals() -> list[signal.Signals]:

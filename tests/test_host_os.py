@@ -176,3 +176,18 @@ def test_no_module_outside_host_os_branches_on_the_operating_system():
     ]
     assert offenders == []
 
+
+
+def test_allocator_tuning_applies_on_glibc_and_nowhere_else(monkeypatch):
+    """`serve` keeps freed heap for reuse through glibc's mallopt (the list route's large answers); Windows and
+    other C libraries are left alone, and calling it never fails."""
+    import platform
+
+    on_glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    code = "from registry import host_os; print(host_os.keep_freed_memory_for_reuse())"
+    env = {k: v for k, v in os.environ.items() if k != host_os.FORCE_WINDOWS_VARIABLE}  # the real branch
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, timeout=60)
+    assert done.stdout.strip() == str(on_glibc)
+    monkeypatch.setattr(host_os, "WINDOWS", True)
+    assert host_os.keep_freed_memory_for_reuse() is False

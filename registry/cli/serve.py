@@ -24,7 +24,7 @@ from registry.cli.request_deadline import install_request_deadlines
 from registry.cli.serve_limits import add_limit_flags, app_settings, deadline_settings, waitress_settings
 from registry.config import DEFAULTS, yaml_limits_of
 from registry.domain.errors import StartupError
-from registry.host_os import stop_signals
+from registry.host_os import keep_freed_memory_for_reuse, stop_signals
 from registry.service.registry_service import RegistryService
 from registry.web.auth import TOKEN_ENV, load_tokens
 
@@ -185,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
         for stop in stop_signals():
             signal.signal(stop, _stop_serving)
     try:
+        keep_freed_memory_for_reuse()
         server.run()  # returns on SystemExit or KeyboardInterrupt, after waiting for the requests in progress
     finally:
         # A clean shutdown: stop taking requests, then close the sources, which empties the -wal (no committed
