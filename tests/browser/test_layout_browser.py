@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import time
+from pathlib import Path
 
 import pytest
 from conftest import write_row
@@ -98,6 +99,16 @@ def assert_labels_legible(chart, width: int) -> None:
         boxes.append((text.text_content(), box))
 
 
+def shoot(page, selector: str, path: Path) -> None:
+    """A screenshot of `selector`, or of the whole page where there is no such element, taken before any assertion:
+    tests/browser/before_screenshots.py runs these tests on the commit before the polish for its "before" pictures."""
+    target = page.locator(selector)
+    if target.count():
+        target.first.screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path), full_page=True)
+
+
 def open_at(open_page, label: str):
     return open_page(**WIDTHS[label])
 
@@ -166,13 +177,13 @@ def test_snapshot_chart_is_short_for_identical_snapshots_and_legible(
     page, traffic = open_at(open_page, label)
     width = WIDTHS[label]["viewport"]["width"]
     page.goto(server.url + "/")
+    shoot(page, ".chart-box", screenshots / f"layout-chart-identical-{label}.png")
     chart = page.locator("svg.chart:visible")
     assert chart.count() == 1
     identical = chart.bounding_box()
     assert identical["height"] <= 160, f"identical snapshots take {identical['height']:.0f} px"
     assert identical["x"] + identical["width"] <= width
     assert_labels_legible(chart, width)
-    page.locator(".chart-box").screenshot(path=str(screenshots / f"layout-chart-identical-{label}.png"))
 
     # Snapshots that differ in size and content: a real chart, still short and with legible labels.
     payload, updated = stored_rows(seeded_db)["default"]
@@ -194,11 +205,11 @@ def test_swagger_ui_links_back_to_the_dashboard(server, open_page, screenshots, 
     page, traffic = open_at(open_page, label)
     page.goto(server.url + "/docs")
     page.locator(".swagger-ui .info").wait_for()
+    page.screenshot(path=str(screenshots / f"layout-docs-{label}.png"))
     home = page.get_by_role("link", name="profile-registry dashboard")
     box = home.bounding_box()
     assert home.is_visible() and box["y"] < 100, box
     assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTHS[label]["viewport"]["width"]
-    page.screenshot(path=str(screenshots / f"layout-docs-{label}.png"))
     home.click()
     page.wait_for_url(server.url + "/")
     assert page.locator("h1").inner_text() == "Overview"
