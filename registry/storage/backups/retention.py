@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import logging
+import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +24,11 @@ log = logging.getLogger(__name__)
 # Snapshots that a backup in this process has written and is still reporting (its caller has not answered yet),
 # with how many holders each has. Retention run by another request at the same moment must not delete them: with
 # 13 backups at once beyond the retention count, one request's prune used to delete another's new snapshot.
+# Other processes (a `profile-registry backup` beside `serve`, two servers on one folder) see a hold as a marker
+# file `.hold-<snapshot>.<pid>` in the backup folder, there from hold() to the last release(). A marker older
+# than HOLD_STALE_SECONDS is a process that died holding it: ignored, then removed.
+HOLD_PREFIX = ".hold-"
+HOLD_STALE_SECONDS = 3600.0
 _held: Counter[Path] = Counter()
 _held_lock = threading.Lock()
 _lease = threading.local()
@@ -29,7 +37,10 @@ _lease = threading.local()
 def hold(path: Path) -> None:
     """Keep `path` out of retention until release(path) (or until the current lease ends, inside one)."""
     with _held_lock:
-        _held[Path(path).absolute()] += 1
+        key = Path(path).absolute()
+        _held[key] += 1
+        if _held[key] == 1:
+            _mark_held(key)
     if getattr(_lease, "paths", None) is not None:
         _lease.paths.append(Path(path))
 
@@ -40,6 +51,34 @@ def release(path: Path) -> None:
         _held[key] -= 1
         if _held[key] <= 0:
             del _held[key]
+            _hold_marker(key).unlink(missing_ok=True)
+
+
+def _hold_marker(snapshot: Path) -> Path:
+    return snapshot.parent / f"{HOLD_PREFIX}{snapshot.name}.{os.getpid()}"
+
+
+def _mark_held(snapshot: Path) -> None:
+    try:
+        _hold_marker(snapshot).touch()
+    except OSError as exc:  # the folder was writable a moment ago; this process's own holds still work
+        log.warning("could not mark %s as held for other processes: %s", snapshot.name, exc)
+
+
+def _held_elsewhere(snapshot: Path) -> bool:
+    """Whether another process (or this one) has a fresh hold marker for `snapshot`; stale markers are removed."""
+    now = time.time()
+    held = False
+    for marker in snapshot.parent.glob(f"{HOLD_PREFIX}{glob.escape(snapshot.name)}.*"):
+        try:
+            if now - marker.stat().st_mtime <= HOLD_STALE_SECONDS:
+                held = True
+            else:
+                marker.unlink()
+                log.info("removed stale hold marker %s", marker.name)
+        except OSError:
+            continue  # released meanwhile
+    return held
 
 
 def leased() -> bool:
@@ -64,7 +103,9 @@ def lease() -> Iterator[None]:
 
 def _is_held(path: Path) -> bool:
     with _held_lock:
-        return Path(path).absolute() in _held
+        if Path(path).absolute() in _held:
+            return True
+    return _held_elsewhere(Path(path).absolute())
 
 
 def prune(
@@ -88,7 +129,7 @@ def prune(
         if newest_verified is not None and snap.name == newest_verified.name:
             continue
         if _is_held(snap.path):
-            continue  # another backup of this process is still reporting it
+            continue  # another backup (of this process or another one) is still reporting it
         too_many = bool(keep) and index >= int(keep)  # type: ignore[arg-type]
         too_old = bool(max_age_days) and now - snap.created_at > timedelta(days=float(max_age_days))  # type: ignore[arg-type]
         if too_many or too_old:
