@@ -282,3 +282,38 @@ def test_load_and_write_agree_on_generated_profiles(generated):
                 assert set(quarantined(client)) == {"gen"}
         finally:
             app.extensions["profile_registry"].chain.close()
+
+
+# --- YAML sources are judged by the same types ------------------------------------------------------------------
+
+YAML_EXAMPLES = [
+    ("inference_settings:\n      model_info:\n        context_window: 1.5\n",
+     '/profiles/p/inference_settings/model_info/context_window: the number 1.5 cannot be decoded into Go int'),
+    ("metadata:\n      version: \"3\"\n",
+     '/profiles/p/metadata/version: the string "3" cannot be decoded into Go uint64'),
+]
+
+
+@pytest.mark.parametrize(("profile_yaml", "reason"), YAML_EXAMPLES)
+def test_a_yaml_source_go_cannot_decode_is_quarantined_like_a_row(tmp_path, make_app, profile_yaml, reason):
+    """A `--profile-registries` YAML file with such a value is quarantined with the reason a SQLite row gets.
+
+    It used to be served as healthy (the list even showed "version":"3"); a row with the same registry was
+    quarantined with this reason and pointer (gep:pkg/engineprofiles/sqlite_store.go loadFromDB).
+    """
+    db = tmp_path / "good.db"
+    write_row(db, "default", registry_payload("default", {"base": {}}))
+    source = tmp_path / "bad.yaml"
+    source.write_text("slug: bad\nprofiles:\n  p:\n    slug: p\n    " + profile_yaml, encoding="utf-8")
+    client = make_app(db, source).test_client()
+    assert quarantined(client) == {"bad": reason}
+    assert client.get("/api/health").get_json()["status"] == "degraded"
+    assert client.get("/api/chat/profiles?registry=bad").status_code == 500
+    listed = client.get("/api/chat/profiles").get_json()
+    assert [i["slug"] for i in listed if i["registry"] == "bad" and i["slug"] != "mock_parity"] == []
+    # The same registry as a SQLite row gets the very same reason.
+    import yaml
+
+    row_db = tmp_path / "row.db"
+    write_row(row_db, "bad", yaml.safe_load(source.read_text(encoding="utf-8")))
+    assert quarantined(make_app(row_db).test_client()) == {"bad": reason}
