@@ -2,7 +2,33 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from typing import Any
+
+from marshmallow import Schema, fields, pre_load
+
+from registry.domain import gojson
+
+
+class GoFieldsSchema(Schema):
+    """A request body schema whose field names match as Go's encoding/json matches struct fields.
+
+    A key naming a field exactly goes to it; otherwise the field it names case-insensitively (gojson.names_field);
+    when several keys reach one field the later one in the document wins, as Go assigns each key in turn. A key
+    that names no field is left as it is, so marshmallow still refuses it (422). Only field names fold: the keys
+    of maps (`extensions`, `profiles`, `inference_settings`) stay exact.
+    """
+
+    @pre_load
+    def _go_field_names(self, data: Any, **_kwargs: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        names = [f.data_key or name for name, f in self.fields.items() if not f.dump_only]
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            target = key if key in names else next((n for n in names if gojson.names_field(key, n)), key)
+            out.pop(target, None)  # re-inserted: the later key's value, at its place in the document
+            out[target] = value
+        return out
 
 
 class ErrorBodySchema(Schema):
