@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, pre_load
+from marshmallow import Schema, ValidationError, fields, pre_load
 
 from registry.domain import gojson
 
@@ -13,7 +13,7 @@ class GoFieldsSchema(Schema):
     """A request body schema whose field names match as Go's encoding/json matches struct fields.
 
     A key naming a field exactly goes to it; otherwise the field it names case-insensitively (gojson.names_field);
-    when several keys reach one field the later one in the document wins, as Go assigns each key in turn. A key
+    two keys reaching one field are refused (422), as a stored row with them is quarantined (README, decisions). A key
     that names no field is left as it is, so marshmallow still refuses it (422). Only field names fold: the keys
     of maps (`extensions`, `profiles`, `inference_settings`) stay exact.
     """
@@ -23,10 +23,18 @@ class GoFieldsSchema(Schema):
         if not isinstance(data, dict):
             return data
         names = [f.data_key or name for name, f in self.fields.items() if not f.dump_only]
+        sent: dict[str, str] = {}
         out: dict[str, Any] = {}
         for key, value in data.items():
             target = key if key in names else next((n for n in names if gojson.names_field(key, n)), key)
-            out.pop(target, None)  # re-inserted: the later key's value, at its place in the document
+            if target in sent:
+                # Refused as a stored row with such keys is quarantined (gotypes.duplicate_field_problem).
+                raise ValidationError(
+                    f'the keys "{sent[target]}" and "{key}" both name the field "{target}" (keys differing only in '
+                    "case)",
+                    field_name=key,
+                )
+            sent[target] = key
             out[target] = value
         return out
 
