@@ -465,3 +465,54 @@ def test_serve_token_file_makes_a_writable_app(tmp_path, monkeypatch):
         assert r.status_code == 403
     finally:
         app.extensions["profile_registry"].chain.close()
+
+
+# --- field names match as Go's decoder matches them (issue 13) -----------------------------------------------------
+
+
+def test_admin_body_field_names_match_case_insensitively_like_go(client, seeded_db):
+    """Go's encoding/json fills a struct field from a key naming it in any case (a .NET client sends PascalCase);
+    these bodies used to be refused with 422 "Unknown field"."""
+    r = client.post(
+        "/api/chat/profiles",
+        json={"Slug": "pascal", "Display_Name": "P", "STACK": [{"Profile_Slug": "analyst"}], "Set_Default": True},
+        headers=AUTH,
+    )
+    assert r.status_code == 201, r.get_data(as_text=True)
+    payload = stored(seeded_db)
+    assert payload["default_profile_slug"] == "pascal"
+    assert payload["profiles"]["pascal"]["display_name"] == "P"
+    assert payload["profiles"]["pascal"]["stack"] == [{"profile_slug": "analyst"}]
+    version = payload["profiles"]["pascal"]["metadata"]["version"]
+    r = client.patch(
+        "/api/chat/profiles/pascal", json={"Description": "D", "Expected_Version": version}, headers=AUTH
+    )
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert stored(seeded_db)["profiles"]["pascal"]["description"] == "D"
+    r = client.put(
+        "/api/registries/cased",
+        json={"Default_Profile_Slug": "p", "Profiles": {"p": {"Display_Name": "Q"}}, "DISPLAY_NAME": "C"},
+        headers=AUTH,
+    )
+    assert r.status_code == 201, r.get_data(as_text=True)
+    cased = stored(seeded_db, "cased")
+    assert (cased["default_profile_slug"], cased["display_name"]) == ("p", "C")
+    assert cased["profiles"]["p"]["display_name"] == "Q"
+    # Keys inside maps are not field names: they stay exactly as sent.
+    r = client.post("/api/chat/profiles", json={"slug": "maps", "Extensions": {"acme.note@v1": {"Slug": 1}}},
+                    headers=AUTH)
+    assert r.status_code == 201, r.get_data(as_text=True)
+    assert r.get_json()["extensions"] == {"acme.note@v1": {"Slug": 1}}
+    written = stored(seeded_db, r.get_json()["registry"])["profiles"]["maps"]
+    assert written["extensions"] == {"acme.note@v1": {"Slug": 1}}
+
+
+def test_admin_body_keys_naming_no_field_are_still_422(client, seeded_db):
+    before = stored(seeded_db)
+    r = client.post("/api/chat/profiles", json={"slug": "x", "Slugs": "y"}, headers=AUTH)
+    assert r.status_code == 422 and "Slugs" in r.get_json()["errors"]["json"]
+    r = client.patch("/api/chat/profiles/analyst", json={"Descriptions": "x"}, headers=AUTH)
+    assert r.status_code == 422 and "Descriptions" in r.get_json()["errors"]["json"]
+    r = client.put("/api/registries/r", json={"profiles": {"p": {"Display-Name": "x"}}}, headers=AUTH)
+    assert r.status_code == 422, r.get_data(as_text=True)
+    assert stored(seeded_db) == before and stored(seeded_db, "r") == {}

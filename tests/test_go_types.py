@@ -282,3 +282,81 @@ def test_load_and_write_agree_on_generated_profiles(generated):
                 assert set(quarantined(client)) == {"gen"}
         finally:
             app.extensions["profile_registry"].chain.close()
+
+
+# --- YAML sources are judged by the same types ------------------------------------------------------------------
+
+YAML_EXAMPLES = [
+    ("inference_settings:\n      model_info:\n        context_window: 1.5\n",
+     '/profiles/p/inference_settings/model_info/context_window: the number 1.5 cannot be decoded into Go int'),
+    ("metadata:\n      version: \"3\"\n",
+     '/profiles/p/metadata/version: the string "3" cannot be decoded into Go uint64'),
+]
+
+
+@pytest.mark.parametrize(("profile_yaml", "reason"), YAML_EXAMPLES)
+def test_a_yaml_source_go_cannot_decode_is_quarantined_like_a_row(tmp_path, make_app, profile_yaml, reason):
+    """A `--profile-registries` YAML file with such a value is quarantined with the reason a SQLite row gets.
+
+    It used to be served as healthy (the list even showed "version":"3"); a row with the same registry was
+    quarantined with this reason and pointer (gep:pkg/engineprofiles/sqlite_store.go loadFromDB).
+    """
+    db = tmp_path / "good.db"
+    write_row(db, "default", registry_payload("default", {"base": {}}))
+    source = tmp_path / "bad.yaml"
+    source.write_text("slug: bad\nprofiles:\n  p:\n    slug: p\n    " + profile_yaml, encoding="utf-8")
+    client = make_app(db, source).test_client()
+    assert quarantined(client) == {"bad": reason}
+    assert client.get("/api/health").get_json()["status"] == "degraded"
+    assert client.get("/api/chat/profiles?registry=bad").status_code == 500
+    listed = client.get("/api/chat/profiles").get_json()
+    assert [i["slug"] for i in listed if i["registry"] == "bad" and i["slug"] != "mock_parity"] == []
+    # The same registry as a SQLite row gets the very same reason.
+    import yaml
+
+    row_db = tmp_path / "row.db"
+    write_row(row_db, "bad", yaml.safe_load(source.read_text(encoding="utf-8")))
+    assert quarantined(make_app(row_db).test_client()) == {"bad": reason}
+
+
+# --- keys differing only in case (README, decisions) ------------------------------------------------------------
+
+CASE_DUPLICATES = [
+    # (registry payload with two keys naming one Go field, JSON pointer of the object holding them, the keys)
+    ({"slug": "dup", "Slug": "dup"}, "/", ("slug", "Slug")),
+    ({"slug": "dup", "profiles": {"p": {"slug": "p", "metadata": {"version": 1}, "Metadata": {"version": 2}}}},
+     "/profiles/p", ("metadata", "Metadata")),
+    ({"slug": "dup", "profiles": {"p": {"slug": "p", "inference_settings": {
+        "chat": {"engine": "a"}, "Chat": {"api_type": "openai"}}}}}, "/profiles/p/inference_settings",
+     ("chat", "Chat")),
+    ({"slug": "dup", "profiles": {"p": {"slug": "p", "inference_settings": {
+        "model_info": {"context_window": 8, "Context_Window": 16}}}}}, "/profiles/p/inference_settings/model_info",
+     ("context_window", "Context_Window")),
+]
+
+
+@pytest.mark.parametrize(("payload", "where", "keys"), CASE_DUPLICATES)
+def test_keys_differing_only_in_case_are_refused_alike_at_load_and_write(env, make_app, payload, where, keys):
+    """Go assigns both keys to one field in document order (a later string wins, two objects merge); we refuse
+    such a document instead, the same way at load (quarantine) and at write (422), with both keys named."""
+    db, client = env
+    # Sent as text: the test client's `json=` would sort the keys.
+    put = client.put("/api/registries/dup", data=json.dumps(payload), content_type="application/json", headers=AUTH)
+    assert put.status_code == 422, put.get_data(as_text=True)
+    assert f'the keys "{keys[0]}" and "{keys[1]}" both name the field' in str(put.get_json())
+    assert stored_row(db, "dup") is None
+    write_row(db, "dup", payload)
+    reason = quarantined(make_app(db).test_client())["dup"]
+    assert reason.startswith(f"{where}: the keys \"{keys[0]}\" and \"{keys[1]}\" both name the field"), reason
+
+
+def test_a_profile_body_with_keys_differing_only_in_case_is_refused(env):
+    db, client = env
+    before = stored_row(db, "default")
+    created = client.post("/api/chat/profiles", data='{"slug": "p", "Slug": "q"}', content_type="application/json",
+                          headers=AUTH)
+    assert created.status_code == 422 and 'the keys "slug" and "Slug" both name the field' in str(created.get_json())
+    patched = client.patch("/api/chat/profiles/base", data='{"inference_settings": {"chat": {}, "CHAT": {}}}',
+                           content_type="application/json", headers=AUTH)
+    assert patched.status_code == 422 and patched.get_json()["pointer"] == "/inference_settings"
+    assert stored_row(db, "default") == before

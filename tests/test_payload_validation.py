@@ -91,3 +91,23 @@ def test_every_problem_is_listed(validator):
 
 def test_pointer_escapes_tokens():
     assert pointer("", ["a/b", "c~d", 0]) == "/a~1b/c~0d/0"
+
+
+def test_runtime_fields_in_another_case_are_checked_and_pointed_at_as_sent(validator):
+    """Go decodes `Middlewares`/`Name`/`Config` into the runtime's fields (encoding/json folds case), so a write
+    must check them too; they used to pass unchecked and then fail every resolution of the profile."""
+    cased = {RUNTIME: {"Middlewares": [{"Name": "agentmode", "CONFIG": {"default_mode": 3}}]}}
+    with pytest.raises(PayloadSchemaError) as info:
+        validator.check_extensions(cased)
+    assert info.value.pointer == f"/extensions/{RUNTIME}/Middlewares/0/CONFIG/default_mode"
+    with pytest.raises(PayloadSchemaError) as info:
+        validator.check_extensions({RUNTIME: {"TOOLS": "t"}})
+    assert info.value.pointer == f"/extensions/{RUNTIME}/TOOLS"
+    with pytest.raises(PayloadSchemaError) as info:
+        validator.check_extensions({RUNTIME: {"middlewares": [{"Name": "nope"}]}})
+    assert (info.value.pointer, info.value.reason) == (f"/extensions/{RUNTIME}/middlewares/0/Name",
+                                                       'unknown middleware "nope"')
+    # The later of two matching keys is the one Go keeps, so it is the one checked.
+    validator.check_extensions({RUNTIME: {"TOOLS": "t", "tools": ["t"]}})
+    with pytest.raises(PayloadSchemaError):
+        validator.check_extensions({RUNTIME: {"tools": ["t"], "Tools": 1}})

@@ -209,3 +209,36 @@ def test_the_fingerprint_identifies_the_runtime_but_never_holds_the_api_key(serv
     assert '"system_prompt":"P"' in body["fingerprint"] and '"ai-engine":"m"' in body["fingerprint"]
     assert body["runtime_key"] == "p"
     assert client.get("/api/chat/profiles/p/resolved").get_json()["fingerprint"] == body["fingerprint"]
+
+
+def test_runtime_extension_keys_match_case_insensitively_like_gos_decoder(serve):
+    """pin:pkg/inference/runtime/profile_runtime.go is decoded by encoding/json: `System_Prompt`, `Middlewares`,
+    `Name`, `ID`, `Enabled`, `Config` and `TOOLS` fill the same fields as their lowercase JSON names (they used
+    to be ignored: the default prompt, agentmode alone and no tools), and a later matching key wins."""
+    lower = runtime(
+        system_prompt="P",
+        middlewares=[{"name": "extra", "id": "x", "enabled": False, "config": {"mode": "fast"}}],
+        tools=["t"],
+    )
+    cased = {
+        "extensions": {
+            RUNTIME_KEY: {
+                "system_prompt": "ignored: the later key below wins",
+                "System_Prompt": "P",
+                "Middlewares": [{"Name": "extra", "ID": "x", "Enabled": False, "CONFIG": {"mode": "fast"}}],
+                "TOOLS": ["t"],
+            }
+        }
+    }
+    client = serve({"lower": lower, "cased": cased}, "lower")
+    expected = plan_of(client, "lower")
+    assert expected["system_prompt"] == "P" and expected["tools"] == ["t"]
+    assert plan_of(client, "cased") == expected
+
+
+def test_a_malformed_runtime_extension_under_another_case_is_still_refused(serve):
+    client = serve({"p": {"extensions": {RUNTIME_KEY: {"MIDDLEWARES": "agentmode"}}}}, "p")
+    message = (
+        "validation error (registry.profiles[p].extensions[pinocchio.webchat_runtime@v1]): middlewares must be an array"
+    )
+    assert errors_of(client, "p") == (message, f"{message}: {message}")

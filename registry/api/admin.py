@@ -18,7 +18,7 @@ from marshmallow import Schema, fields, validate
 from registry.api.common import EXTENSION_KEY, BadArgument, Blueprint, current_view, registry_arg, service
 from registry.api.errors import json_body
 from registry.api.profiles import profile_slug_arg
-from registry.api.schemas import ErrorBodySchema, MetadataSchema, ProfileDocumentSchema
+from registry.api.schemas import ErrorBodySchema, GoFieldsSchema, MetadataSchema, ProfileDocumentSchema
 from registry.domain.api_key_env import ApiKeyEnvPolicy
 from registry.domain.documents import profile_document
 from registry.domain.errors import ReadOnlyStore, SlugError
@@ -54,14 +54,14 @@ registries_blp = Blueprint("registries", __name__, url_prefix="/api/registries",
 
 
 # `null` is accepted wherever the reference's decoder accepts it (Go leaves the field unset).
-class StackRefSchema(Schema):
+class StackRefSchema(GoFieldsSchema):
     registry_slug = fields.String(
         allow_none=True, metadata={"description": "empty: the referencing profile's registry"}
     )
     profile_slug = fields.String(required=True)
 
 
-class ProfileFieldsSchema(Schema):
+class ProfileFieldsSchema(GoFieldsSchema):
     """The editable fields of a profile (reference field names)."""
 
     display_name = fields.String(allow_none=True)
@@ -93,7 +93,7 @@ class ProfilePatchSchema(ProfileFieldsSchema):
     )
 
 
-class SetDefaultSchema(Schema):
+class SetDefaultSchema(GoFieldsSchema):
     """POST /api/chat/profiles/<slug>/default."""
 
     registry = fields.String()
@@ -107,7 +107,7 @@ class ProfilePayloadSchema(ProfileFieldsSchema):
     metadata = fields.Dict(allow_none=True, metadata={"description": "kept as given (the reference's UpsertRegistry)"})
 
 
-class RegistryPutSchema(Schema):
+class RegistryPutSchema(GoFieldsSchema):
     """PUT /api/registries/<slug>: the reference's registry payload; the profile map replaces the stored one."""
 
     slug = fields.String(allow_none=True)

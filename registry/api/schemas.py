@@ -2,7 +2,41 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, pre_load
+
+from registry.domain import gojson
+
+
+class GoFieldsSchema(Schema):
+    """A request body schema whose field names match as Go's encoding/json matches struct fields.
+
+    A key naming a field exactly goes to it; otherwise the field it names case-insensitively (gojson.names_field);
+    two keys reaching one field are refused (422), as a stored row with them is quarantined (README, decisions). A key
+    that names no field is left as it is, so marshmallow still refuses it (422). Only field names fold: the keys
+    of maps (`extensions`, `profiles`, `inference_settings`) stay exact.
+    """
+
+    @pre_load
+    def _go_field_names(self, data: Any, **_kwargs: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        names = [f.data_key or name for name, f in self.fields.items() if not f.dump_only]
+        sent: dict[str, str] = {}
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            target = key if key in names else next((n for n in names if gojson.names_field(key, n)), key)
+            if target in sent:
+                # Refused as a stored row with such keys is quarantined (gotypes.duplicate_field_problem).
+                raise ValidationError(
+                    f'the keys "{sent[target]}" and "{key}" both name the field "{target}" (keys differing only in '
+                    "case)",
+                    field_name=key,
+                )
+            sent[target] = key
+            out[target] = value
+        return out
 
 
 class ErrorBodySchema(Schema):

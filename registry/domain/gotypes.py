@@ -134,21 +134,43 @@ class Struct(GoType):
         return self._name
 
     def problem(self, value: Any) -> str | None:
-        return None if isinstance(value, dict) else f"{describe(value)} cannot be decoded into Go struct {self.name}"
+        if not isinstance(value, dict):
+            return f"{describe(value)} cannot be decoded into Go struct {self.name}"
+        return duplicate_field_problem(value, self.field_of)
+
+    def field_of(self, key: str) -> str | None:
+        """The JSON name of the field the key `key` fills, or None when it fills none (Go ignores it)."""
+        # Exact names first, as Go's decoder looks them up; then the case-insensitive match.
+        if key in self.fields:
+            return key
+        return next((n for n in self.fields if n not in self.exact_only and gojson.names_field(key, n)), None)
 
     def children(self, value: Any) -> list[tuple[str, Any, GoType]]:
         out = []
         for key, child in value.items():
-            # Exact names first, as Go's decoder looks them up; then the case-insensitive match.
-            go_type = self.fields.get(key)
-            if go_type is None:
-                go_type = next(
-                    (t for n, t in self.fields.items() if n not in self.exact_only and gojson.names_field(key, n)),
-                    None,
-                )
-            if go_type is not None:
-                out.append((key, child, go_type))
+            name = self.field_of(key)
+            if name is not None:
+                out.append((key, child, self.fields[name]))
         return out
+
+
+def duplicate_field_problem(value: dict[str, Any], field_of: Any) -> str | None:
+    """Why an object whose keys differ only in case (`slug` and `Slug`) is refused, or None.
+
+    Go's decoder assigns both keys to the one field in document order: the later wins for a string or number, but
+    two objects are merged (a struct or map is decoded into the value the first key left). Reproducing that
+    merge would make one field's value depend on two places of the document that a reader sees as different
+    keys, so such a document is refused: quarantined at load, 422 at write (README, decisions).
+    """
+    seen: dict[str, str] = {}
+    for key in value:
+        name = field_of(key)
+        if name is None:
+            continue
+        if name in seen:
+            return f'the keys "{seen[name]}" and "{key}" both name the field "{name}" (keys differing only in case)'
+        seen[name] = key
+    return None
 
 
 ANY = GoType()

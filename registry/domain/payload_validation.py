@@ -14,9 +14,11 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 
+from registry.domain import gojson
 from registry.domain.catalog import SchemaCatalog
 from registry.domain.errors import ExtensionKeyError, RegistryError
 from registry.domain.model import WEBCHAT_RUNTIME_KEY, parse_extension_key
+from registry.domain.runtime_merge import canonical_runtime
 
 # The web-chat runtime extension's shape (contract §1.5); its middleware configs are checked one by one below.
 RUNTIME_SCHEMA: dict[str, Any] = {
@@ -72,6 +74,30 @@ def _error_location(error: SchemaError) -> list[str | int]:
     return path
 
 
+def _sent_key(obj: Any, name: str | int) -> str | int:
+    """The key of `obj` that Go's decoder stores into field `name` (the last one matching), else `name`."""
+    if not isinstance(obj, dict) or not isinstance(name, str):
+        return name
+    return next((key for key in reversed(list(obj)) if gojson.names_field(key, name)), name)
+
+
+def _sent_path(sent: Any, path: list[str | int]) -> list[str | int]:
+    """A path inside the canonical runtime (`middlewares/0/config/x`) with each struct field named as sent.
+
+    Only the runtime's own fields fold case: the first token, and the field of a middleware use after its index;
+    keys inside `config` are a map's and stay exact.
+    """
+    out = list(path)
+    if out:
+        out[0] = _sent_key(sent, out[0])
+    if len(out) >= 3 and path[0] == "middlewares" and isinstance(sent, dict):
+        uses = sent.get(out[0])
+        index = path[1]
+        if isinstance(uses, list) and isinstance(index, int) and 0 <= index < len(uses):
+            out[2] = _sent_key(uses[index], out[2])
+    return out
+
+
 def _sort_key(error: SchemaError) -> tuple[str, ...]:
     return tuple(str(p) for p in error.absolute_path)
 
@@ -105,21 +131,25 @@ class PayloadValidator:
                 problems.extend(self._runtime_problems(value, where))
         return problems
 
-    def _runtime_problems(self, value: Any, where: str) -> list[tuple[str, str]]:
+    def _runtime_problems(self, sent: Any, where: str) -> list[tuple[str, str]]:
+        # Checked as Go decodes it (field names case-insensitive, the later key winning); pointers name the keys
+        # as they were sent.
+        value = canonical_runtime(sent)
         shape = sorted(self._runtime.iter_errors(value), key=_sort_key)
         if shape:
-            return [(pointer(where, _error_location(e)), e.message) for e in shape]
+            return [(pointer(where, _sent_path(sent, _error_location(e))), e.message) for e in shape]
         problems: list[tuple[str, str]] = []
         for i, use in enumerate(value.get("middlewares") or []):
             validator = self._middlewares.get(use["name"])
             if validator is None:
-                problems.append((pointer(where, ["middlewares", i, "name"]), f'unknown middleware "{use["name"]}"'))
+                location = _sent_path(sent, ["middlewares", i, "name"])
+                problems.append((pointer(where, location), f'unknown middleware "{use["name"]}"'))
                 continue
             config = use.get("config")
             if config is None:
                 continue
             for error in sorted(validator.iter_errors(config), key=_sort_key):
-                location = ["middlewares", i, "config", *_error_location(error)]
+                location = _sent_path(sent, ["middlewares", i, "config", *_error_location(error)])
                 problems.append((pointer(where, location), error.message))
         return problems
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from registry.domain import gojson
 from registry.domain.errors import ValidationError
 from registry.domain.model import WEBCHAT_RUNTIME_KEY, Profile
 
@@ -17,12 +18,45 @@ DEFAULT_SYSTEM_PROMPT = "You are an assistant"
 BASE_MIDDLEWARES: tuple[dict[str, Any], ...] = ({"name": "agentmode"},)
 
 
+_RUNTIME_FIELDS = ("system_prompt", "middlewares", "tools")
+_USE_FIELDS = ("name", "id", "enabled", "config")
+
+
+def go_fields(value: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The struct fields Go's decoder fills from `value`, under their JSON names; other keys are dropped.
+
+    Keys match a field case-insensitively (`System_Prompt`, `Middlewares`) and a later matching key overwrites an
+    earlier one, as encoding/json assigns each key in document order; an explicit `null` is kept (it means unset).
+    """
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        for name in names:
+            if gojson.names_field(key, name):
+                out[name] = item
+    return out
+
+
+def canonical_runtime(value: Any) -> Any:
+    """A runtime extension value with its keys as pin:pkg/inference/runtime/profile_runtime.go decodes them.
+
+    Values that are not of the runtime's shape are returned as they are, for the caller to refuse with a reason.
+    """
+    if not isinstance(value, dict):
+        return value
+    runtime = go_fields(value, _RUNTIME_FIELDS)
+    if isinstance(runtime.get("middlewares"), list):
+        runtime["middlewares"] = [
+            go_fields(use, _USE_FIELDS) if isinstance(use, dict) else use for use in runtime["middlewares"]
+        ]
+    return runtime
+
+
 def _runtime_extension(profile: Profile) -> dict[str, Any] | None:
     """The profile's own runtime extension, decoded; ValidationError naming the field when it is malformed."""
     extensions = profile.get("extensions") or {}
     if WEBCHAT_RUNTIME_KEY not in extensions:
         return None
-    value = extensions[WEBCHAT_RUNTIME_KEY]
+    value = canonical_runtime(extensions[WEBCHAT_RUNTIME_KEY])
     where = f"registry.profiles[{profile.get('slug', '')}].extensions[{WEBCHAT_RUNTIME_KEY}]"
     if not isinstance(value, dict):
         raise ValidationError(where, "runtime extension must be an object")

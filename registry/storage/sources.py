@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from registry.domain import gotypes
 from registry.domain.errors import RegistryError, SlugError, StartupError, ValidationError
 from registry.domain.model import (
     DecodeError,
@@ -168,13 +169,25 @@ class YAMLSource:
         pass
 
 
-class OversizedYAMLRegistry(StartupError):
-    """A YAML registry that expands past REGISTRY_MAX_EXPANDED_BYTES; `slug` names it when the file does."""
+class UnservableYAMLRegistry(StartupError):
+    """A YAML registry kept out of service rather than stopping the start; `slug` names it when the file does."""
 
     def __init__(self, message: str, slug: str | None, reason: str) -> None:
         super().__init__(message)
         self.slug = slug
         self.reason = reason
+
+
+class OversizedYAMLRegistry(UnservableYAMLRegistry):
+    """A YAML registry that expands past REGISTRY_MAX_EXPANDED_BYTES."""
+
+
+class UndecodableYAMLRegistry(UnservableYAMLRegistry):
+    """A YAML registry holding a value the reference's Go types cannot (registry/domain/gotypes.py).
+
+    Quarantined with the same reason and JSON pointer as a SQLite row with that value (row_loading.parse_row),
+    so a registry is judged the same whichever kind of source holds it.
+    """
 
 
 def load_yaml_registry(text: str, label: str, limits: YAMLLimits = DEFAULT_LIMITS) -> Registry:
@@ -204,6 +217,14 @@ def load_yaml_registry(text: str, label: str, limits: YAMLLimits = DEFAULT_LIMIT
             f"yaml profile registry source {label!r}: missing top-level 'slug' (the legacy map-of-profiles "
             "format is not supported)"
         )
+    try:
+        # Before the slugs are filled in below: the check sees the document exactly as written.
+        gotypes.check_registry(document)
+    except gotypes.GoDecodeError as exc:
+        slug = document.get("slug")
+        raise UndecodableYAMLRegistry(
+            f"yaml profile registry source {label!r}: {exc}", slug if isinstance(slug, str) else None, str(exc)
+        ) from exc
     try:
         # YAML fills each profile's slug from its map key; JSON payloads must carry it.
         profiles = document.get("profiles") or {}
@@ -251,8 +272,9 @@ def open_source(
 ) -> RegistrySource:
     """Open one source; any failure is a StartupError with a one-line reason.
 
-    A YAML registry too large once its aliases are expanded is quarantined instead (when its slug can be read),
-    so the rest of the chain is served and no request can walk the expanded document.
+    A YAML registry too large once its aliases are expanded, or holding a value the reference's types cannot, is
+    quarantined instead (when its slug can be read), so the rest of the chain is served and no request can walk
+    the expanded document.
     """
     if spec.kind == "yaml":
         path = Path(spec.location)
@@ -265,7 +287,7 @@ def open_source(
         size = len(text.encode())
         try:
             return YAMLSource.loaded(load_yaml_registry(text, spec.location, yaml_limits), spec.raw, size)
-        except OversizedYAMLRegistry as exc:
+        except UnservableYAMLRegistry as exc:
             try:
                 slug = parse_registry_slug(exc.slug or "")
             except SlugError:
