@@ -17,10 +17,9 @@ from marshmallow import Schema, fields, validate
 
 from registry.api.common import EXTENSION_KEY, BadArgument, Blueprint, current_view, registry_arg, service
 from registry.api.errors import json_body
-from registry.api.profiles import profile_slug_arg
-from registry.api.schemas import ErrorBodySchema, MetadataSchema, ProfileDocumentSchema
+from registry.api.profiles import profile_document, profile_slug_arg
+from registry.api.schemas import ErrorBodySchema, MetadataSchema, ProfileDocumentSchema, ProfileEntry
 from registry.domain.api_key_env import ApiKeyEnvPolicy
-from registry.domain.documents import profile_document
 from registry.domain.errors import ReadOnlyStore, SlugError
 from registry.domain.model import Registry, parse_profile_slug, parse_registry_slug
 from registry.service.writes import RegistryWriter, registry_from_body
@@ -248,7 +247,7 @@ class ProfileCreate(MethodView):
         registry = result.after
         assert registry is not None
         slug = parse_profile_slug(body["slug"])  # parsed successfully by the write
-        return json_body(profile_document(registry_slug, registry, registry["profiles"][slug]), 201)
+        return json_body(profile_document(ProfileEntry(registry_slug, registry, registry["profiles"][slug])), 201)
 
 
 @admin_blp.route("/<slug>")
@@ -273,7 +272,7 @@ class ProfileWrite(MethodView):
         )
         registry = result.after
         assert registry is not None
-        return json_body(profile_document(registry_slug, registry, registry["profiles"][profile_slug]))
+        return json_body(profile_document(ProfileEntry(registry_slug, registry, registry["profiles"][profile_slug])))
 
     @admin_blp.doc(parameters=[REGISTRY_PARAM, EXPECTED_VERSION_PARAM], security=SECURITY)
     @admin_blp.response(204)
