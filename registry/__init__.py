@@ -10,6 +10,7 @@ from flask import Flask
 from registry.config import DEFAULTS, STATIC_DIR, TEMPLATES_DIR, yaml_limits_of
 from registry.service.registry_service import RegistryService
 from registry.web.auth import load_tokens
+from registry.web.json_provider import GoJSONProvider
 from registry.web.signed_cookie import LazySecureCookieSessionInterface
 
 
@@ -21,6 +22,7 @@ def create_app(config: dict[str, Any] | None = None, service: RegistryService | 
         static_folder=str(STATIC_DIR),
     )
     app.session_interface = LazySecureCookieSessionInterface()
+    app.json = GoJSONProvider(app)
     app.config.update(DEFAULTS)
     if config:
         app.config.update(config)

@@ -6,7 +6,6 @@ shape by path, so no request under /api/ ever gets an HTML page or a traceback.
 
 from __future__ import annotations
 
-import json
 import logging
 from http import HTTPStatus
 
@@ -78,7 +77,7 @@ def wants_json() -> bool:
 def json_error(status: int, message: str, **extra: object) -> Response:
     """flask-smorest's JSON error shape."""
     body = {"code": status, "status": HTTPStatus(status).phrase, "message": message} | extra
-    return Response(json.dumps(body) + "\n", status=status, mimetype="application/json")
+    return Response(gojson.body(body), status=status, mimetype="application/json")
 
 
 def text_error(status: int, message: str) -> Response:
