@@ -12,14 +12,15 @@ from typing import Any
 _GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
-def dumps(value: Any, indent: int | None = None, sort_keys: bool = False) -> str:
-    """Compact JSON (indented as json.MarshalIndent if asked) with Go's HTML escaping; the characters escaped only
-    ever occur inside strings."""
-    separators = (",", ":") if indent is None else (",", ": ")
-    text = json.dumps(
-        value, ensure_ascii=False, separators=separators, indent=indent, sort_keys=sort_keys, allow_nan=False
-    )
-    return text.translate(_GO_ESCAPES)
+def dumps(value: Any, **options: Any) -> str:
+    """Compact JSON with Go's HTML escaping; the characters escaped only ever occur inside strings.
+
+    `options` are json.dumps's, for a caller with its own format (flask-smorest indents its OpenAPI document as
+    json.MarshalIndent would, Flask's session serializer passes its separators).
+    """
+    separators = (",", ":") if options.get("indent") is None else (",", ": ")
+    options = {"ensure_ascii": False, "separators": separators, "allow_nan": False} | options
+    return json.dumps(value, **options).translate(_GO_ESCAPES)
 
 
 def body(value: Any) -> bytes:
