@@ -15,8 +15,7 @@ from flask.views import MethodView
 from flask_smorest import Api
 from marshmallow import Schema, fields, validate
 
-from registry.api.common import EXTENSION_KEY, BadArgument, Blueprint, current_view, registry_arg, service
-from registry.api.errors import json_body
+from registry.api.common import EXTENSION_KEY, BadArgument, Blueprint, current_view, json_body, registry_arg, service
 from registry.api.profiles import profile_document, profile_slug_arg
 from registry.api.schemas import ErrorBodySchema, MetadataSchema, ProfileDocumentSchema, ProfileEntry
 from registry.domain.api_key_env import ApiKeyEnvPolicy

@@ -13,7 +13,7 @@ from flask import Flask, Response, current_app, request
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
-from registry.api.common import Blueprint, key_policy, service
+from registry.api.common import Blueprint, json_body, key_policy, service
 from registry.chat.chat_sessions import ChatLimits, ChatRefused, ChatSessionStore, RunPlan
 from registry.chat.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT
 from registry.chat.engines.mock_parity import RUNTIME_KEY as MOCK_RUNTIME_KEY
@@ -94,11 +94,6 @@ class ChatErrorSchema(Schema):
     error = fields.String(required=True)
 
 
-def chat_json(value: object, status: int = 200) -> Response:
-    """Go's json.Encoder bytes: compact, HTML-escaped, newline."""
-    return Response(gojson.body(value), status=status, mimetype="application/json")
-
-
 def chat_sessions() -> ChatSessionStore:
     """The app's session store."""
     return current_app.extensions[SESSIONS_KEY]
@@ -122,12 +117,12 @@ def _install(state: Any) -> None:
 
 @blp.errorhandler(ChatError)
 def _chat_error(exc: ChatError) -> Response:
-    return chat_json({"error": str(exc)}, exc.status)
+    return json_body({"error": str(exc)}, exc.status)
 
 
 @blp.errorhandler(ChatRefused)
 def _chat_refused(exc: ChatRefused) -> Response:
-    response = chat_json({"error": str(exc)}, exc.status)
+    response = json_body({"error": str(exc)}, exc.status)
     if exc.retry_after is not None:
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
@@ -219,7 +214,7 @@ class Sessions(MethodView):
         out = {"sessionId": ChatSessionStore.new_id()}
         if profile:
             out["profile"] = profile
-        return chat_json(out)
+        return json_body(out)
 
 
 @blp.route("/<session_id>")
@@ -227,7 +222,7 @@ class Session(MethodView):
     @blp.response(200, ChatSnapshotSchema)
     def get(self, session_id: str) -> Response:
         """The session's timeline entities and status (`finished` once the answer is complete)."""
-        return chat_json(chat_sessions().snapshot(session_id))
+        return json_body(chat_sessions().snapshot(session_id))
 
 
 @blp.route("/<session_id>/messages")
@@ -264,7 +259,7 @@ class Messages(MethodView):
         out: dict[str, Any] = {"sessionId": session_id, "accepted": True, "status": "running"}
         if profile.strip():
             out["profile"] = profile.strip()
-        return chat_json(out)
+        return json_body(out)
 
 
 # The reference's mux trims slashes around the part after /api/chat/sessions/, so `/<id>/` and `/<id>/messages/`

@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask import Response, current_app, request
 from flask.views import MethodView
 
-from registry.api.common import BadArgument, Blueprint, current_view, registry_arg
-from registry.api.errors import json_body
+from registry.api.common import BadArgument, Blueprint, current_view, json_body, registry_arg
 from registry.api.fastdoc import documented_only
 from registry.api.schemas import CurrentProfileSchema, ErrorBodySchema
 from registry.domain import gojson

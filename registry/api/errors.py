@@ -13,9 +13,8 @@ import flask_smorest
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from registry.api.common import BadArgument
+from registry.api.common import BadArgument, json_body
 from registry.api.error_shapes import Family, Shape, family_of, shape_of
-from registry.domain import gojson
 from registry.domain.errors import (
     RegistryError,
     SlugError,
@@ -77,7 +76,7 @@ def wants_json() -> bool:
 def json_error(status: int, message: str, **extra: object) -> Response:
     """flask-smorest's JSON error shape."""
     body = {"code": status, "status": HTTPStatus(status).phrase, "message": message} | extra
-    return Response(gojson.body(body), status=status, mimetype="application/json")
+    return json_body(body, status)
 
 
 def text_error(status: int, message: str) -> Response:
@@ -91,7 +90,7 @@ def text_error(status: int, message: str) -> Response:
 
 def chat_error(status: int, message: str) -> Response:
     """The chat routes' shape: `{"error": message}` in Go's encoding."""
-    return Response(gojson.body({"error": message}), status=status, mimetype="application/json")
+    return json_body({"error": message}, status)
 
 
 def api_error(status: int, message: str, **extra: object) -> Response:
@@ -212,8 +211,3 @@ def install(app: Flask) -> None:
         if current_shape() is not None:
             return api_error(500, UNAVAILABLE if is_reference_request() else "internal server error")
         return page_error(500, InternalServerError.description or "internal server error")
-
-
-def json_body(value: object, status: int = 200) -> Response:
-    """A success body in the reference's bytes (compact JSON and a newline)."""
-    return Response(gojson.body(value), status=status, mimetype="application/json")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from flask import Response
 
-from registry.api.common import BadArgument, Blueprint, current_view, query_registry
+from registry.api.common import BadArgument, Blueprint, current_view, json_body, query_registry
 from registry.api.fastdoc import documented_only
 from registry.api.schemas import (
     PROFILE_DOCUMENT,
@@ -73,7 +73,7 @@ def list_body(registry_slug: str) -> bytes:
 @blp.alt_response(500, **ERRORS)
 def profile_list() -> Response:
     """Every profile (or one registry's), sorted by slug, with the synthetic `mock_parity` item."""
-    return Response(list_body(query_registry()), mimetype="application/json")
+    return json_body(list_body(query_registry()))
 
 
 def mock_parity_entry(view: ChainView) -> ProfileEntry:
@@ -93,7 +93,7 @@ def cached_body(view: ChainView, key: str, build: Callable[[], ProfileEntry]) ->
     if not isinstance(body, bytes):
         body = gojson.body(profile_document(build()))
         view.cache[key] = body
-    return Response(body, mimetype="application/json")
+    return json_body(body)
 
 
 def profile_detail(slug: str) -> Response:

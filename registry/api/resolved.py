@@ -13,8 +13,8 @@ from flask import Response, request
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
-from registry.api.common import Blueprint, key_policy, service
-from registry.api.errors import json_body, json_error
+from registry.api.common import Blueprint, json_body, key_policy, service
+from registry.api.errors import json_error
 from registry.api.schemas import ErrorBodySchema
 from registry.chat.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT
 from registry.chat.engines.mock_parity import RUNTIME_KEY as MOCK_RUNTIME_KEY

@@ -19,7 +19,8 @@ def dumps(value: Any, **options: Any) -> str:
     json.MarshalIndent would, Flask's session serializer passes its separators).
     """
     separators = (",", ":") if options.get("indent") is None else (",", ": ")
-    options = {"ensure_ascii": False, "separators": separators, "allow_nan": False} | options
+    defaults: dict[str, Any] = {"ensure_ascii": False, "separators": separators, "allow_nan": False}
+    options = defaults | options
     return json.dumps(value, **options).translate(_GO_ESCAPES)
 
 
