@@ -15,16 +15,15 @@ from flask.views import MethodView
 from flask_smorest import Api
 from marshmallow import Schema, fields, validate
 
-from registry.api.common import EXTENSION_KEY, BadArgument, Blueprint, current_view, json_body, registry_arg, service
+from registry.api.common import BadArgument, Blueprint, current_view, json_body, registry_arg, service
 from registry.api.profiles import profile_document, profile_slug_arg
 from registry.api.schemas import ErrorBodySchema, MetadataSchema, ProfileDocumentSchema, ProfileEntry
-from registry.domain.api_key_env import ApiKeyEnvPolicy
 from registry.domain.errors import ReadOnlyStore, SlugError
 from registry.domain.model import Registry, parse_profile_slug, parse_registry_slug
 from registry.service.writes import RegistryWriter, registry_from_body
+from registry.web.app_state import app_state
 from registry.web.auth import bearer_actor
 
-WRITER_KEY = "profile_registry_writer"
 SOURCE = "api"  # metadata.source of every write made through this API
 
 ERRORS = {"description": "JSON error (`code`, `status`, `message`)", "schema": ErrorBodySchema}
@@ -146,7 +145,7 @@ class DefaultResultSchema(Schema):
 
 def writer() -> RegistryWriter:
     """The app's RegistryWriter (built when the blueprint is registered)."""
-    return current_app.extensions[WRITER_KEY]
+    return app_state().writer
 
 
 def guard_write() -> None:
@@ -163,9 +162,7 @@ registries_blp.before_request(guard_write)
 
 
 def register(app: Flask, api: Api) -> None:
-    """Register both blueprints, the bearer security scheme, and the app's RegistryWriter."""
-    policy = ApiKeyEnvPolicy(tuple(app.config["API_KEY_ENV_ALLOWED"]))
-    app.extensions[WRITER_KEY] = RegistryWriter(app.extensions[EXTENSION_KEY], policy)
+    """Register both blueprints and the bearer security scheme (the RegistryWriter is in the app's state)."""
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.register_blueprint(admin_blp)
     api.register_blueprint(registries_blp)

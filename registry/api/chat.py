@@ -6,10 +6,11 @@ Bodies, statuses and `{"error": ...}` texts are the reference's. A message selec
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import flask
-from flask import Flask, Response, current_app, request
+from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
@@ -27,11 +28,11 @@ from registry.domain.model import parse_profile_slug, parse_registry_slug
 from registry.domain.resolve import resolve_profile
 from registry.domain.runtime_merge import DEFAULT_SYSTEM_PROMPT
 from registry.domain.runtime_plan import CompositionError, chat_error_text, compose_runtime
+from registry.web.app_state import app_state
 from registry.web.request_json import BadJSON, parse_body
 
 blp = Blueprint("chat", __name__, url_prefix="/api/chat/sessions", description="Chat sessions (profile-selected runs)")
 
-SESSIONS_KEY = "chat_sessions"
 
 
 class ChatError(Exception):
@@ -96,14 +97,12 @@ class ChatErrorSchema(Schema):
 
 def chat_sessions() -> ChatSessionStore:
     """The app's session store."""
-    return current_app.extensions[SESSIONS_KEY]
+    return app_state().chat_sessions
 
 
-@blp.record_once
-def _install(state: Any) -> None:
-    app: Flask = state.app
-    config = app.config
-    limits = ChatLimits(
+def chat_limits(config: Mapping[str, Any]) -> ChatLimits:
+    """The chat sessions' limits from the app's config (`serve` flags)."""
+    return ChatLimits(
         max_prompt_bytes=int(config["CHAT_MAX_PROMPT_BYTES"]),
         max_messages_per_session=int(config["CHAT_MAX_MESSAGES_PER_SESSION"]),
         max_sessions=int(config["CHAT_MAX_SESSIONS"]),
@@ -112,7 +111,6 @@ def _install(state: Any) -> None:
         max_concurrent_runs=int(config["CHAT_MAX_CONCURRENT_RUNS"]),
         max_queued_runs=int(config["CHAT_MAX_QUEUED_RUNS"]),
     )
-    app.extensions[SESSIONS_KEY] = ChatSessionStore(limits)
 
 
 @blp.errorhandler(ChatError)

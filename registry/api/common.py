@@ -15,9 +15,8 @@ from registry.domain.errors import SlugError
 from registry.domain.model import parse_registry_slug
 from registry.service.chain import ChainView
 from registry.service.registry_service import RegistryService
+from registry.web.app_state import app_state
 from registry.web.request_json import BadJSON, parse_body
-
-EXTENSION_KEY = "profile_registry"
 
 
 def json_body(value: object, status: int = 200) -> Response:
@@ -33,7 +32,7 @@ class BadArgument(Exception):
 
 def service() -> RegistryService:
     """The RegistryService created by the app factory."""
-    return current_app.extensions[EXTENSION_KEY]
+    return app_state().service
 
 
 def key_policy() -> ApiKeyEnvPolicy:
