@@ -225,21 +225,26 @@ PROFILE_DOCUMENT = ProfileDocumentSchema()
 class CurrentProfileSchema(Schema):
     """Body of GET/POST /api/chat/profile."""
 
-    profile = fields.String(required=True)
-    registry = fields.String()
+    profile = Str(required=True)
+    registry = Str()
 
 
 class MiddlewareSchemaItemSchema(Schema):
-    name = fields.String(required=True)
-    version = fields.Integer(required=True)
-    display_name = fields.String()
-    description = fields.String()
-    schema = fields.Dict(required=True)
+    name = Str(required=True)
+    version = Int(required=True)
+    display_name = Str()
+    description = Str()
+    schema = Obj(required=True)
 
 
 class ExtensionSchemaItemSchema(Schema):
-    key = fields.String(required=True)
-    schema = fields.Dict(required=True)
+    key = Str(required=True)
+    schema = Obj(required=True)
+
+
+CURRENT_PROFILE = CurrentProfileSchema()
+MIDDLEWARE_ITEMS = MiddlewareSchemaItemSchema(many=True)
+EXTENSION_ITEMS = ExtensionSchemaItemSchema(many=True)
 
 
 class QuarantineSchema(Schema):
