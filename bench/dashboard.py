@@ -36,6 +36,7 @@ from registry.dashboard.cache import RECENT_SECONDS
 from registry.storage import backups
 from registry.storage.sqlite_db import target_from_path
 from registry.storage.sqlite_store import CREATE_TABLE, TABLE
+from registry.web.app_state import app_state
 
 TARGET_RATIO = 3.0
 
@@ -199,7 +200,7 @@ def run(
             server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))  # type: ignore[union-attr]
             thread.join(timeout=5)
             server.task_dispatcher.shutdown()  # type: ignore[union-attr]
-            app.extensions["profile_registry"].chain.close()
+            app_state(app).service.chain.close()
         server_times = {name: summary(steady[name]) for name in paths}
         server_times["overview_after_write"] = summary(after_write)
         server_times["overview_after_backup"] = summary(after_backup)

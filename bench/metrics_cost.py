@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from registry.web.app_state import app_state
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from read_api import (
     ROUTES,
@@ -72,7 +74,7 @@ def hook_cost(db_path: Path, calls: int = 20_000, repeats: int = 5) -> float:
                     count(response)
                 best = min(best, (time.perf_counter() - began) / calls)
     finally:
-        app.extensions["profile_registry"].chain.close()
+        app_state(app).service.chain.close()
     return best * 1e6
 
 

@@ -39,6 +39,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from registry.web.app_state import app_state
+
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(ROOT))
@@ -417,7 +419,7 @@ def open_time(db: Path, repeats: int) -> float:
         started = time.perf_counter()
         app = create_app({"PROFILE_REGISTRIES": [str(db)]})
         times.append(time.perf_counter() - started)
-        app.extensions["profile_registry"].chain.close()
+        app_state(app).service.chain.close()
     return statistics.median(times)
 
 

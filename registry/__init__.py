@@ -10,6 +10,7 @@ from flask import Flask
 from registry.config import DEFAULTS, STATIC_DIR, TEMPLATES_DIR, yaml_limits_of
 from registry.service.registry_service import RegistryService
 from registry.web.auth import load_tokens
+from registry.web.json_provider import GoJSONProvider
 from registry.web.signed_cookie import LazySecureCookieSessionInterface
 
 
@@ -21,6 +22,7 @@ def create_app(config: dict[str, Any] | None = None, service: RegistryService | 
         static_folder=str(STATIC_DIR),
     )
     app.session_interface = LazySecureCookieSessionInterface()
+    app.json = GoJSONProvider(app)
     app.config.update(DEFAULTS)
     if config:
         app.config.update(config)
@@ -37,15 +39,23 @@ def create_app(config: dict[str, Any] | None = None, service: RegistryService | 
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = secrets.token_hex(32)
     from registry.api import register_api
-    from registry.api.common import EXTENSION_KEY
-
-    app.extensions[EXTENSION_KEY] = service
+    from registry.api.chat import chat_limits
+    from registry.chat.chat_sessions import ChatSessionStore
+    from registry.dashboard import dashboard_parts, register_dashboard
+    from registry.domain.api_key_env import ApiKeyEnvPolicy
+    from registry.service.writes import RegistryWriter
     from registry.web import metrics
+    from registry.web.app_state import STATE_KEY, AppState
 
+    state = AppState(
+        service=service,
+        writer=RegistryWriter(service, ApiKeyEnvPolicy(tuple(app.config["API_KEY_ENV_ALLOWED"]))),
+        chat_sessions=ChatSessionStore(chat_limits(app.config)),
+        parts=dashboard_parts(),
+    )
+    app.extensions[STATE_KEY] = state
     # First, so its clock starts before any other hook can answer a request.
-    metrics.install(app, service)
+    state.metrics = metrics.install(app, service)
     register_api(app)
-    from registry.dashboard import register_dashboard
-
     register_dashboard(app)
     return app

@@ -16,6 +16,7 @@ from waitress import wasyncore
 
 from registry import create_app
 from registry.config import DATA_DIR
+from registry.web.app_state import app_state
 
 EXAMPLE_REGISTRY = DATA_DIR / "example-registry.yaml"
 
@@ -60,7 +61,7 @@ def seeded_db(tmp_path: Path) -> Path:
     """A database created and filled by the service itself from the example registry."""
     path = tmp_path / "data" / "profiles.db"
     app = create_app({"DEFAULT_DATABASE": str(path)})
-    app.extensions["profile_registry"].chain.close()
+    app_state(app).service.chain.close()
     return path
 
 
@@ -78,7 +79,7 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
 
     yield factory
     for app in apps:
-        app.extensions["profile_registry"].chain.close()
+        app_state(app).service.chain.close()
 
 
 class LiveServer:

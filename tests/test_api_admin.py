@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import registry_payload, write_row
 
+from registry.web.app_state import app_state
 from registry.web.auth import AdminToken
 
 TOKEN = "s3cret-token"
@@ -457,14 +458,14 @@ def test_serve_token_file_makes_a_writable_app(tmp_path, monkeypatch):
         )
         assert r.status_code == 200 and r.get_json()["metadata"]["updated_by"] == "bob"
     finally:
-        app.extensions["profile_registry"].chain.close()
+        app_state(app).service.chain.close()
     args = build_parser().parse_args(["serve", "--token-file", str(tokens), "--profile-registries", str(db)])
     app = build_app(args)
     try:
         r = app.test_client().patch("/api/chat/profiles/a", json={}, headers={"Authorization": "Bearer bobs-token"})
         assert r.status_code == 403
     finally:
-        app.extensions["profile_registry"].chain.close()
+        app_state(app).service.chain.close()
 
 
 # --- field names match as Go's decoder matches them (issue 13) -----------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from conftest import registry_payload, write_row
 
 from registry.chat.engines.mock_parity import FINAL_TEXT
+from registry.web.app_state import app_state
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def client(app):
 
 def finished_snapshot(app, client, session_id: str) -> dict:
     """Wait for the session's runs (the threads, not the clock), then read the snapshot over HTTP."""
-    app.extensions["chat_sessions"].join()
+    app_state(app).chat_sessions.join()
     response = client.get(f"/api/chat/sessions/{session_id}")
     assert response.status_code == 200
     return response.get_json()
@@ -128,7 +129,7 @@ def test_a_second_message_adds_a_second_turn(app, client):
             client.post("/api/chat/sessions/s2/messages", json={"prompt": prompt, "profile": "mock_parity"}).status_code
             == 200
         )
-        app.extensions["chat_sessions"].join()
+        app_state(app).chat_sessions.join()
     snapshot = finished_snapshot(app, client, "s2")
     users = [e["payload"]["content"] for e in snapshot["entities"] if e["payload"].get("role") == "user"]
     answers = [e for e in snapshot["entities"] if e["payload"].get("role") == "assistant"]
@@ -182,7 +183,7 @@ def test_mock_parity_over_a_real_server(app, live_server):
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert json.load(response)["accepted"] is True
-    app.extensions["chat_sessions"].join()
+    app_state(app).chat_sessions.join()
     with urllib.request.urlopen(server.url + "/api/chat/sessions/live", timeout=10) as response:
         snapshot = json.load(response)
     assert snapshot["status"] == "finished"

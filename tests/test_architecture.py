@@ -108,7 +108,7 @@ _LAYERS_BELOW: dict[str, set[str]] = {
     "storage": {"domain"},
     "service": {"domain", "storage"},
     "chat": {"domain", "service"},
-    "web": {"domain", "service", "storage"},
+    "web": {"chat", "domain", "service", "storage"},
     "api": {"web", "chat", "domain", "service", "storage", "config"},
     "dashboard": {"web", "chat", "domain", "service", "storage", "config"},
     "cli": {"registry", "web", "chat", "domain", "service", "storage", "config"},

@@ -15,11 +15,13 @@ import pytest
 from conftest import registry_payload, write_row
 
 from registry import host_os
+from registry.dashboard.cache import DashboardCaches
 from registry.dashboard.chart import ChartPoint, render_chart
 from registry.dashboard.formatting import age, file_size, iso_time, utc_time
 from registry.dashboard.pages import health_strip, relation_to_live, schema_properties
 from registry.storage import backups
 from registry.storage.sqlite_db import target_from_path
+from registry.web.app_state import app_state
 from registry.web.auth import AdminToken
 
 TOKEN = "s3cret-token-value"
@@ -253,7 +255,7 @@ def test_without_login_no_action_buttons_and_posts_are_refused(client, backup_di
     assert (
         backups.list_snapshots(
             target_from_path(
-                Path(client.application.extensions["profile_registry"].sqlite_sources()[0].store.target.path)
+                Path(app_state(client.application).service.sqlite_sources()[0].store.target.path)
             ),
             backup_dir,
         )
@@ -591,7 +593,7 @@ def test_a_snapshot_damaged_in_place_is_noticed_once_the_listing_is_revalidated(
     with open(info.path, "r+b") as handle:  # same size, same folder entries: only the file's mtime moves
         handle.seek(300)
         handle.write(b"damage")
-    app.extensions["dashboard"].listings.revalidate_seconds = 0
+    app_state(app).part(DashboardCaches).listings.revalidate_seconds = 0
     row = row_of(client.get("/").get_data(as_text=True), "name", info.name)
     assert "checksum mismatch" in row and ">no<" in row
 

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from conftest import registry_payload, write_row
 
+from registry.web.app_state import app_state
+
 KEY_ENV = "ENGINE_TEST_API_KEY"
 KEY = "sk-test-0123456789-secret"
 
@@ -139,7 +141,7 @@ def post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 def snapshot(app, server, session_id: str) -> dict[str, Any]:
-    app.extensions["chat_sessions"].join(timeout=15)
+    app_state(app).chat_sessions.join(timeout=15)
     with urllib.request.urlopen(f"{server.url}/api/chat/sessions/{session_id}", timeout=10) as response:
         return json.load(response)
 
@@ -176,7 +178,7 @@ def test_a_follow_up_message_carries_the_conversation(serve, upstream):
     app, server = serve(upstream.url)
     for prompt in ("first", "second"):
         assert post(f"{server.url}/api/chat/sessions/h/messages", {"prompt": prompt, "profile": "agent"})[0] == 200
-        app.extensions["chat_sessions"].join(timeout=15)
+        app_state(app).chat_sessions.join(timeout=15)
     assert upstream.requests[1]["body"]["messages"][1:] == [
         {"role": "user", "content": "first"},
         {"role": "assistant", "content": "pong 1"},

@@ -9,6 +9,7 @@ from pathlib import Path
 from registry.domain import gojson
 from registry.domain.model import decode_registry, encode_registry
 from registry.storage.row_loading import parse_row
+from registry.web.app_state import app_state
 
 # Compact, Go-encoded payloads: struct field order, sorted map keys, PascalCase inference settings with nulls,
 # `metadata: {}`, stack refs with and without registry_slug, HTML-escaped strings.
@@ -92,7 +93,7 @@ def test_go_database_bytes_are_untouched_after_serving(tmp_path: Path, make_app,
         with urllib.request.urlopen(server.url + route) as response:
             assert response.status == 200
     assert rows(path) == before
-    app.extensions["profile_registry"].chain.close()  # and nothing is written on the way out either
+    app_state(app).service.chain.close()  # and nothing is written on the way out either
     after = rows(path)
     assert after == before
     assert after[0][1] == GO_DEFAULT.encode() and after[0][3] == "text"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import registry_payload, write_row
 
+from registry.web.app_state import app_state
 from registry.web.auth import AdminToken
 
 RUNTIME = "pinocchio.webchat_runtime@v1"
@@ -92,7 +93,7 @@ def test_create_session_and_submit_match_field_names_case_insensitively(seeded_d
     blank_body = {"PROMPT": "x", "attachments": [{"ATTACHMENT_ID": " "}]}
     blank = client.post(f"/api/chat/sessions/{session}/messages", json=blank_body)
     assert blank.get_json() == {"error": "attachment_id must not be empty"}
-    app.extensions["chat_sessions"].join()
+    app_state(app).chat_sessions.join()
 
 
 @pytest.mark.parametrize(
@@ -116,7 +117,7 @@ def test_chat_session_routes_accept_a_trailing_slash(seeded_db, make_app):
     client = app.test_client()
     sent = client.post("/api/chat/sessions/s-slash/messages/", json={"prompt": "hi", "profile": "mock_parity"})
     assert sent.status_code == 200, sent.get_data(as_text=True)
-    app.extensions["chat_sessions"].join()
+    app_state(app).chat_sessions.join()
     snapshot = client.get("/api/chat/sessions/s-slash/")
     assert snapshot.status_code == 200 and snapshot.get_json()["sessionId"] == "s-slash"
     assert snapshot.get_json()["status"] == "finished"

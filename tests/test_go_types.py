@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from registry import create_app
+from registry.web.app_state import app_state
 from registry.web.auth import AdminToken
 
 TOKEN = "types-token"
@@ -281,7 +282,7 @@ def test_load_and_write_agree_on_generated_profiles(generated):
                 write_row(db, "gen", registry_payload("gen", {"p": profile}))
                 assert set(quarantined(client)) == {"gen"}
         finally:
-            app.extensions["profile_registry"].chain.close()
+            app_state(app).service.chain.close()
 
 
 # --- YAML sources are judged by the same types ------------------------------------------------------------------

@@ -8,6 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from registry.domain.model import decode_registry
 from registry.storage import backups
+from registry.web.app_state import app_state
 
 
 def samples(client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -56,7 +57,7 @@ def test_newest_backup_age(tmp_path, make_app):
     client = app.test_client()
     got = samples(client)
     assert not any(name == "profile_registry_newest_backup_age_seconds" for name, _ in got)
-    backups.create_backup(app.extensions["profile_registry"].backup_source().store.target)
+    backups.create_backup(app_state(app).service.backup_source().store.target)
     age = samples(client)[("profile_registry_newest_backup_age_seconds", ())]
     assert 0 <= age < 60
 
@@ -64,12 +65,12 @@ def test_newest_backup_age(tmp_path, make_app):
 def test_postgres_pool_listener_and_generation(pg_url, make_app):
     app = make_app(pg_url)
     client = app.test_client()
-    store = app.extensions["profile_registry"].store_sources()[0].store
+    store = app_state(app).service.store_sources()[0].store
     with store.write("team") as tx:
         tx.put(decode_registry(registry_payload("team", {"a": {}})))
     client.get("/api/chat/profiles?registry=team")
     got = samples(client)
-    label = app.extensions["profile_registry"].store_sources()[0].label
+    label = app_state(app).service.store_sources()[0].label
     assert "@" in label and ":" in label  # the DSN as shown (no password)
     with psycopg.connect(pg_url) as conn:
         generation = conn.execute("SELECT generation FROM profile_registries_generation").fetchone()[0]
@@ -88,6 +89,6 @@ def test_newest_backup_age_of_a_postgresql_source(pg_url, make_app, tmp_path):
         make_app(pg_url).test_client()))
     app = make_app(pg_url, BACKUP_DIR=str(tmp_path / "snaps"))
     client = app.test_client()
-    backups.create_backup(app.extensions["profile_registry"].backup_source().store, tmp_path / "snaps")
+    backups.create_backup(app_state(app).service.backup_source().store, tmp_path / "snaps")
     age = samples(client)[("profile_registry_newest_backup_age_seconds", ())]
     assert 0 <= age < 60

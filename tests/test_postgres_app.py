@@ -9,11 +9,12 @@ from conftest import registry_payload
 
 from registry.cli import main
 from registry.domain import gojson
+from registry.web.app_state import app_state
 
 
 def test_read_routes_dashboard_and_health_on_postgresql(pg_url, make_app):
     app = make_app(pg_url)
-    store = app.extensions["profile_registry"].store_sources()[0].store
+    store = app_state(app).service.store_sources()[0].store
     store.put_payload("team", gojson.dumps(registry_payload("team", {"a": {"description": "on pg"}})), 42)
     client = app.test_client()
     assert client.get("/api/chat/profiles/a?registry=team").get_json()["description"] == "on pg"
@@ -23,7 +24,7 @@ def test_read_routes_dashboard_and_health_on_postgresql(pg_url, make_app):
     health = client.get("/api/health").get_json()
     assert health["status"] == "ok"
     database = health["databases"][0]
-    assert database["path"] == app.extensions["profile_registry"].store_sources()[0].label
+    assert database["path"] == app_state(app).service.store_sources()[0].label
     assert database["settings"]["change_detection"] == "listen/notify"
     # A PostgreSQL database has no folder beside it: without BACKUP_DIR the backup API says where to set one.
     backups = client.get("/api/backups")

@@ -11,6 +11,7 @@ import pytest
 from conftest import registry_payload, write_row
 
 from registry.domain.resolve import deep_merge, resolve_profile, settings_view, snake_key
+from registry.web.app_state import app_state
 
 
 def ref(target: str) -> dict[str, str]:
@@ -154,7 +155,7 @@ def test_empty_registry_means_the_default_registry_without_a_precedence_search(c
 
 def test_empty_input_resolves_the_default_registrys_default_profile(client_for):
     client = client_for(registry_payload("default", {"a": prof(), "b": prof("a")}, default="b"))
-    view = client.application.extensions["profile_registry"].chain.view()
+    view = app_state(client.application).service.chain.view()
     result = resolve_profile(view, "", "")
     assert (result.registry_slug, result.profile_slug) == ("default", "b")
     assert [e.profile_slug for e in result.lineage] == ["a", "b"]

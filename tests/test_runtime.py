@@ -10,6 +10,7 @@ from conftest import registry_payload, write_row
 
 from registry.domain.catalog import MiddlewareDefinition
 from registry.domain.runtime_merge import merge_runtime_plan
+from registry.web.app_state import app_state
 
 RUNTIME_KEY = "pinocchio.webchat_runtime@v1"
 EXTRA = MiddlewareDefinition(
@@ -43,7 +44,7 @@ def serve(make_app, tmp_path):
         db = tmp_path / "profiles.db"
         write_row(db, "default", registry_payload("default", profiles, default=default))
         app = make_app(db)
-        app.extensions["profile_registry"].catalog.register_middleware(EXTRA)
+        app_state(app).service.catalog.register_middleware(EXTRA)
         return app.test_client()
 
     return build

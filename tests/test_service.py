@@ -8,6 +8,7 @@ from pathlib import Path
 from conftest import registry_payload, write_row
 
 from registry import create_app
+from registry.web.app_state import app_state
 
 
 def rows(path: Path) -> list[tuple]:
@@ -27,7 +28,7 @@ def test_default_database_is_created_and_seeded_with_a_stacked_example(tmp_path:
         analyst = app.test_client().get("/api/chat/profiles/analyst").get_json()
         assert analyst["registry"] == "default"
     finally:
-        app.extensions["profile_registry"].chain.close()
+        app_state(app).service.chain.close()
     (slug, payload, _), = rows(path)
     assert slug == "default" and '"stack":[{"profile_slug":"default"}]' in payload
     assert oct(path.stat().st_mode & 0o777) == "0o600"
@@ -35,23 +36,23 @@ def test_default_database_is_created_and_seeded_with_a_stacked_example(tmp_path:
 
 def test_existing_default_database_is_never_reseeded(tmp_path: Path):
     path = tmp_path / "data" / "profiles.db"
-    create_app({"DEFAULT_DATABASE": str(path)}).extensions["profile_registry"].chain.close()
+    app_state(create_app({"DEFAULT_DATABASE": str(path)})).service.chain.close()
     write_row(path, "default", registry_payload("default", {"mine": {}}))
     before = rows(path)
     app = create_app({"DEFAULT_DATABASE": str(path)})
     try:
         assert {i["slug"] for i in app.test_client().get("/api/chat/profiles").get_json()} == {"mine", "mock_parity"}
     finally:
-        app.extensions["profile_registry"].chain.close()
+        app_state(app).service.chain.close()
     assert rows(path) == before
 
 
 def test_emptied_default_database_stays_empty(tmp_path: Path):
     path = tmp_path / "data" / "profiles.db"
-    create_app({"DEFAULT_DATABASE": str(path)}).extensions["profile_registry"].chain.close()
+    app_state(create_app({"DEFAULT_DATABASE": str(path)})).service.chain.close()
     conn = sqlite3.connect(path)
     conn.execute("DELETE FROM profile_registries")
     conn.commit()
     conn.close()
-    create_app({"DEFAULT_DATABASE": str(path)}).extensions["profile_registry"].chain.close()
+    app_state(create_app({"DEFAULT_DATABASE": str(path)})).service.chain.close()
     assert rows(path) == []

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_smorest import Api
 
 from registry.api import admin, backups, catalogs, chat, current_profile, errors, health, profiles, resolved
+from registry.api.errors import Api
 
 
 def register_api(app: Flask) -> Api:
@@ -14,5 +14,5 @@ def register_api(app: Flask) -> Api:
     for module in (profiles, current_profile, catalogs, health, chat, resolved, backups):
         api.register_blueprint(module.blp)
     admin.register(app, api)  # two blueprints (profile writes, /api/registries) and the bearer scheme
-    errors.install(app, api)
+    errors.install(app)
     return api

@@ -15,18 +15,15 @@ from flask.views import MethodView
 from flask_smorest import Api
 from marshmallow import Schema, fields, validate
 
-from registry.api.common import EXTENSION_KEY, BadArgument, Blueprint, current_view, registry_arg, service
-from registry.api.errors import json_body
-from registry.api.profiles import profile_slug_arg
-from registry.api.schemas import ErrorBodySchema, GoFieldsSchema, MetadataSchema, ProfileDocumentSchema
-from registry.domain.api_key_env import ApiKeyEnvPolicy
-from registry.domain.documents import profile_document
+from registry.api.common import BadArgument, Blueprint, current_view, json_body, registry_arg, service
+from registry.api.profiles import profile_document, profile_slug_arg
+from registry.api.schemas import ErrorBodySchema, GoFieldsSchema, MetadataSchema, ProfileDocumentSchema, ProfileEntry
 from registry.domain.errors import ReadOnlyStore, SlugError
 from registry.domain.model import Registry, parse_profile_slug, parse_registry_slug
 from registry.service.writes import RegistryWriter, registry_from_body
+from registry.web.app_state import app_state
 from registry.web.auth import bearer_actor
 
-WRITER_KEY = "profile_registry_writer"
 SOURCE = "api"  # metadata.source of every write made through this API
 
 ERRORS = {"description": "JSON error (`code`, `status`, `message`)", "schema": ErrorBodySchema}
@@ -148,7 +145,7 @@ class DefaultResultSchema(Schema):
 
 def writer() -> RegistryWriter:
     """The app's RegistryWriter (built when the blueprint is registered)."""
-    return current_app.extensions[WRITER_KEY]
+    return app_state().writer
 
 
 def guard_write() -> None:
@@ -165,9 +162,7 @@ registries_blp.before_request(guard_write)
 
 
 def register(app: Flask, api: Api) -> None:
-    """Register both blueprints, the bearer security scheme, and the app's RegistryWriter."""
-    policy = ApiKeyEnvPolicy(tuple(app.config["API_KEY_ENV_ALLOWED"]))
-    app.extensions[WRITER_KEY] = RegistryWriter(app.extensions[EXTENSION_KEY], policy)
+    """Register both blueprints and the bearer security scheme (the RegistryWriter is in the app's state)."""
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.register_blueprint(admin_blp)
     api.register_blueprint(registries_blp)
@@ -248,7 +243,7 @@ class ProfileCreate(MethodView):
         registry = result.after
         assert registry is not None
         slug = parse_profile_slug(body["slug"])  # parsed successfully by the write
-        return json_body(profile_document(registry_slug, registry, registry["profiles"][slug]), 201)
+        return json_body(profile_document(ProfileEntry(registry_slug, registry, registry["profiles"][slug])), 201)
 
 
 @admin_blp.route("/<slug>")
@@ -273,7 +268,7 @@ class ProfileWrite(MethodView):
         )
         registry = result.after
         assert registry is not None
-        return json_body(profile_document(registry_slug, registry, registry["profiles"][profile_slug]))
+        return json_body(profile_document(ProfileEntry(registry_slug, registry, registry["profiles"][profile_slug])))
 
     @admin_blp.doc(parameters=[REGISTRY_PARAM, EXPECTED_VERSION_PARAM], security=SECURITY)
     @admin_blp.response(204)

@@ -11,8 +11,8 @@ from flask import Response, current_app, g, request
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
-from registry.api.common import Blueprint, service
-from registry.api.errors import json_body, json_error
+from registry.api.common import Blueprint, json_body, service
+from registry.api.errors import json_error
 from registry.api.schemas import ErrorBodySchema
 from registry.service.partial_restore import Selection, restore_partially
 from registry.service.snapshot_diff import diff_snapshot, live_side, snapshot_side

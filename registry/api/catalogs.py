@@ -5,10 +5,14 @@ from __future__ import annotations
 from flask import Response
 from flask.views import MethodView
 
-from registry.api.common import Blueprint, service
-from registry.api.errors import json_body
+from registry.api.common import Blueprint, json_body, service
 from registry.api.fastdoc import documented_only
-from registry.api.schemas import ExtensionSchemaItemSchema, MiddlewareSchemaItemSchema
+from registry.api.schemas import (
+    EXTENSION_ITEMS,
+    MIDDLEWARE_ITEMS,
+    ExtensionSchemaItemSchema,
+    MiddlewareSchemaItemSchema,
+)
 
 blp = Blueprint("schemas", __name__, url_prefix="/api/chat/schemas", description="Schema catalogs")
 
@@ -19,7 +23,7 @@ class MiddlewareSchemas(MethodView):
     @blp.response(200, MiddlewareSchemaItemSchema(many=True))
     def get(self) -> Response:
         """Registered middleware definitions with their config schemas, sorted by name."""
-        return json_body(service().catalog.middleware_items())
+        return json_body(MIDDLEWARE_ITEMS.dump(service().catalog.middleware_items()))
 
 
 @blp.route("/extensions")
@@ -28,4 +32,4 @@ class ExtensionSchemas(MethodView):
     @blp.response(200, ExtensionSchemaItemSchema(many=True))
     def get(self) -> Response:
         """Typed extension keys with their schemas, sorted by key."""
-        return json_body(service().catalog.extension_items())
+        return json_body(EXTENSION_ITEMS.dump(service().catalog.extension_items()))

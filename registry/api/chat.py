@@ -6,14 +6,15 @@ Bodies, statuses and `{"error": ...}` texts are the reference's. A message selec
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import flask
-from flask import Flask, Response, current_app, request
+from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
-from registry.api.common import Blueprint, key_policy, service
+from registry.api.common import Blueprint, json_body, key_policy, service
 from registry.chat.chat_sessions import ChatLimits, ChatRefused, ChatSessionStore, RunPlan
 from registry.chat.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT
 from registry.chat.engines.mock_parity import RUNTIME_KEY as MOCK_RUNTIME_KEY
@@ -27,11 +28,11 @@ from registry.domain.model import parse_profile_slug, parse_registry_slug
 from registry.domain.resolve import resolve_profile
 from registry.domain.runtime_merge import DEFAULT_SYSTEM_PROMPT
 from registry.domain.runtime_plan import CompositionError, chat_error_text, compose_runtime
+from registry.web.app_state import app_state
 from registry.web.request_json import BadJSON, parse_body
 
 blp = Blueprint("chat", __name__, url_prefix="/api/chat/sessions", description="Chat sessions (profile-selected runs)")
 
-SESSIONS_KEY = "chat_sessions"
 
 
 class ChatError(Exception):
@@ -94,21 +95,14 @@ class ChatErrorSchema(Schema):
     error = fields.String(required=True)
 
 
-def chat_json(value: object, status: int = 200) -> Response:
-    """Go's json.Encoder bytes: compact, HTML-escaped, newline."""
-    return Response(gojson.body(value), status=status, mimetype="application/json")
-
-
 def chat_sessions() -> ChatSessionStore:
     """The app's session store."""
-    return current_app.extensions[SESSIONS_KEY]
+    return app_state().chat_sessions
 
 
-@blp.record_once
-def _install(state: Any) -> None:
-    app: Flask = state.app
-    config = app.config
-    limits = ChatLimits(
+def chat_limits(config: Mapping[str, Any]) -> ChatLimits:
+    """The chat sessions' limits from the app's config (`serve` flags)."""
+    return ChatLimits(
         max_prompt_bytes=int(config["CHAT_MAX_PROMPT_BYTES"]),
         max_messages_per_session=int(config["CHAT_MAX_MESSAGES_PER_SESSION"]),
         max_sessions=int(config["CHAT_MAX_SESSIONS"]),
@@ -117,17 +111,16 @@ def _install(state: Any) -> None:
         max_concurrent_runs=int(config["CHAT_MAX_CONCURRENT_RUNS"]),
         max_queued_runs=int(config["CHAT_MAX_QUEUED_RUNS"]),
     )
-    app.extensions[SESSIONS_KEY] = ChatSessionStore(limits)
 
 
 @blp.errorhandler(ChatError)
 def _chat_error(exc: ChatError) -> Response:
-    return chat_json({"error": str(exc)}, exc.status)
+    return json_body({"error": str(exc)}, exc.status)
 
 
 @blp.errorhandler(ChatRefused)
 def _chat_refused(exc: ChatRefused) -> Response:
-    response = chat_json({"error": str(exc)}, exc.status)
+    response = json_body({"error": str(exc)}, exc.status)
     if exc.retry_after is not None:
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
@@ -219,7 +212,7 @@ class Sessions(MethodView):
         out = {"sessionId": ChatSessionStore.new_id()}
         if profile:
             out["profile"] = profile
-        return chat_json(out)
+        return json_body(out)
 
 
 @blp.route("/<session_id>")
@@ -227,7 +220,7 @@ class Session(MethodView):
     @blp.response(200, ChatSnapshotSchema)
     def get(self, session_id: str) -> Response:
         """The session's timeline entities and status (`finished` once the answer is complete)."""
-        return chat_json(chat_sessions().snapshot(session_id))
+        return json_body(chat_sessions().snapshot(session_id))
 
 
 @blp.route("/<session_id>/messages")
@@ -264,7 +257,7 @@ class Messages(MethodView):
         out: dict[str, Any] = {"sessionId": session_id, "accepted": True, "status": "running"}
         if profile.strip():
             out["profile"] = profile.strip()
-        return chat_json(out)
+        return json_body(out)
 
 
 # The reference's mux trims slashes around the part after /api/chat/sessions/, so `/<id>/` and `/<id>/messages/`

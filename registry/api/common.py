@@ -5,18 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 import flask_smorest
-from flask import Request, current_app, request
+from flask import Request, Response, current_app, request
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
+from registry.domain import gojson
 from registry.domain.api_key_env import ApiKeyEnvPolicy
 from registry.domain.errors import SlugError
 from registry.domain.model import parse_registry_slug
 from registry.service.chain import ChainView
 from registry.service.registry_service import RegistryService
+from registry.web.app_state import app_state
 from registry.web.request_json import BadJSON, parse_body
 
-EXTENSION_KEY = "profile_registry"
+
+def json_body(value: object, status: int = 200) -> Response:
+    """Every JSON success response of the API: `value` in the reference's bytes (compact JSON and a newline), or
+    the bytes themselves when a route cached them (the profile reads)."""
+    body = value if isinstance(value, bytes) else gojson.body(value)
+    return Response(body, status=status, mimetype="application/json")
 
 
 class BadArgument(Exception):
@@ -25,7 +32,7 @@ class BadArgument(Exception):
 
 def service() -> RegistryService:
     """The RegistryService created by the app factory."""
-    return current_app.extensions[EXTENSION_KEY]
+    return app_state().service
 
 
 def key_policy() -> ApiKeyEnvPolicy:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from flask import Response, current_app, request
 from flask.views import MethodView
 
-from registry.api.common import BadArgument, Blueprint, current_view, registry_arg
-from registry.api.errors import json_body
+from registry.api.common import BadArgument, Blueprint, current_view, json_body, registry_arg
 from registry.api.fastdoc import documented_only
-from registry.api.schemas import CurrentProfileSchema, ErrorBodySchema
+from registry.api.schemas import CURRENT_PROFILE, CurrentProfileSchema, ErrorBodySchema
 from registry.domain import gojson
 from registry.domain.documents import MOCK_PARITY_SLUG
 from registry.domain.errors import ProfileNotFound, RegistryError, RegistryNotFound, SlugError
@@ -61,7 +60,7 @@ class CurrentProfile(MethodView):
                 # No default registry is the server's configuration, not the client's mistake: the reference's 500.
                 raise RegistryError("default registry missing") from exc
             chosen = (view.default_registry, registry.get("default_profile_slug") or "default")
-        return json_body({"profile": chosen[1], "registry": chosen[0]})
+        return json_body(CURRENT_PROFILE.dump({"profile": chosen[1], "registry": chosen[0]}))
 
     @blp.doc(requestBody={"content": {"application/json": {"schema": CurrentProfileSchema}}})
     @blp.response(200, CurrentProfileSchema)
@@ -93,7 +92,7 @@ class CurrentProfile(MethodView):
         # Unknown registry is 404 here, not the reference's 500: it is the client's mistake.
         if profile_slug != MOCK_PARITY_SLUG and view.registry(registry_slug)["profiles"].get(profile_slug) is None:
             raise ProfileNotFound()
-        response = json_body({"profile": profile_slug, "registry": registry_slug})
+        response = json_body(CURRENT_PROFILE.dump({"profile": profile_slug, "registry": registry_slug}))
         # Written by hand to keep the reference's attribute order (Path, HttpOnly, Secure, SameSite).
         cookie = current_app.config["CHAT_PROFILE_COOKIE"]
         response.headers.add(

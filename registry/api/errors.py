@@ -1,22 +1,20 @@
 """Error responses: the reference's plain text on its routes, JSON elsewhere under /api/, HTML for pages.
 
-flask-smorest installs one app-wide HTTPException handler; this module replaces it with one that picks the
-shape by path, so no request under /api/ ever gets an HTML page or a traceback.
+flask-smorest installs one app-wide HTTPException handler; `Api` below overrides it (its documented hook) to pick
+the shape from the one table in error_shapes.py, so no request under /api/ ever gets an HTML page or a traceback.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from http import HTTPStatus
 
+import flask_smorest
 from flask import Flask, Response, request
-from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from registry.api.common import BadArgument
+from registry.api.common import BadArgument, json_body
 from registry.api.error_shapes import Family, Shape, family_of, shape_of
-from registry.domain import gojson
 from registry.domain.errors import (
     RegistryError,
     SlugError,
@@ -78,7 +76,7 @@ def wants_json() -> bool:
 def json_error(status: int, message: str, **extra: object) -> Response:
     """flask-smorest's JSON error shape."""
     body = {"code": status, "status": HTTPStatus(status).phrase, "message": message} | extra
-    return Response(json.dumps(body) + "\n", status=status, mimetype="application/json")
+    return json_body(body, status)
 
 
 def text_error(status: int, message: str) -> Response:
@@ -92,7 +90,7 @@ def text_error(status: int, message: str) -> Response:
 
 def chat_error(status: int, message: str) -> Response:
     """The chat routes' shape: `{"error": message}` in Go's encoding."""
-    return Response(gojson.body({"error": message}), status=status, mimetype="application/json")
+    return json_body({"error": message}, status)
 
 
 def api_error(status: int, message: str, **extra: object) -> Response:
@@ -133,8 +131,40 @@ def _reference_http_text(exc: HTTPException) -> str:
     return exc.description or HTTPStatus(exc.code or 500).phrase
 
 
-def install(app: Flask, api: Api) -> None:
-    """Register the handlers; called after flask-smorest so ours replace its app-wide one."""
+def http_error_response(exc: HTTPException) -> Response:
+    """An HTTP error (abort, routing, webargs) in the shape the table gives its route; an HTML page outside /api/."""
+    code = exc.code or 500
+    family = family_of(request.path)
+    if family is not None:
+        shape = current_shape()
+        # A wrong method on a Go handler's path is refused in its read shape whatever the method was.
+        if code == 405 and family.go_methods:
+            response = method_refusal(family, request.path)
+        elif shape is Shape.REFERENCE:
+            response = text_error(code, _reference_http_text(exc))
+        elif shape is Shape.CHAT:
+            response = chat_error(code, "not found" if code == 404 else _reference_http_text(exc))
+        else:
+            # webargs validation errors carry their messages in exc.data (flask-smorest's shape).
+            data = getattr(exc, "data", None) or {}
+            extra = {"errors": data["messages"]} if "messages" in data else {}
+            response = json_error(code, data.get("message") or exc.description or "", **extra)
+        if response.status_code == 405 and getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response
+    return page_error(code, exc.description or HTTPStatus(code).phrase)
+
+
+class Api(flask_smorest.Api):
+    """flask-smorest's Api with its documented HTTP-error hook answering through the one shape table, so every
+    HTTP error of every route family (the reference's, the chat routes', ours, the dashboard's pages) takes one path."""
+
+    def handle_http_exception(self, error: HTTPException) -> Response:
+        return http_error_response(error)
+
+
+def install(app: Flask) -> None:
+    """Register the handlers of the errors that are not HTTP errors (those go through `Api`)."""
 
     @app.before_request
     def refuse_head_and_options() -> Response | None:
@@ -173,39 +203,11 @@ def install(app: Flask, api: Api) -> None:
     def handle_registry_error(exc: RegistryError) -> Response:
         return registry_error_response(exc)
 
-    @app.errorhandler(HTTPException)
-    def handle_http_exception(exc: HTTPException) -> Response:
-        code = exc.code or 500
-        family = family_of(request.path)
-        if family is not None:
-            shape = current_shape()
-            # A wrong method on a Go handler's path is refused in its read shape whatever the method was.
-            if code == 405 and family.go_methods:
-                response = method_refusal(family, request.path)
-            elif shape is Shape.REFERENCE:
-                response = text_error(code, _reference_http_text(exc))
-            elif shape is Shape.CHAT:
-                response = chat_error(code, "not found" if code == 404 else _reference_http_text(exc))
-            else:
-                # webargs validation errors carry their messages in exc.data (flask-smorest's shape).
-                data = getattr(exc, "data", None) or {}
-                extra = {"errors": data["messages"]} if "messages" in data else {}
-                response = json_error(code, data.get("message") or exc.description or "", **extra)
-            if response.status_code == 405 and getattr(exc, "valid_methods", None):
-                response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
-            return response
-        return page_error(code, exc.description or HTTPStatus(code).phrase)
-
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception) -> Response:
         if isinstance(exc, HTTPException):
-            return handle_http_exception(exc)
+            return http_error_response(exc)
         log.exception("unhandled error on %s %s", request.method, request.path)
         if current_shape() is not None:
             return api_error(500, UNAVAILABLE if is_reference_request() else "internal server error")
         return page_error(500, InternalServerError.description or "internal server error")
-
-
-def json_body(value: object, status: int = 200) -> Response:
-    """A success body in the reference's bytes (compact JSON and a newline)."""
-    return Response(gojson.body(value), status=status, mimetype="application/json")

@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask import Response, current_app
 from flask.views import MethodView
 
-from registry.api.common import Blueprint, service
-from registry.api.errors import json_body
+from registry.api.common import Blueprint, json_body, service
 from registry.api.fastdoc import documented_only
 from registry.api.schemas import HealthSchema
 

@@ -6,17 +6,18 @@ from collections.abc import Callable
 
 from flask import Response
 
-from registry.api.common import BadArgument, Blueprint, current_view, query_registry
+from registry.api.common import BadArgument, Blueprint, current_view, json_body, query_registry
 from registry.api.fastdoc import documented_only
-from registry.api.schemas import ErrorBodySchema, ProfileDocumentSchema, ProfileListItemSchema
-from registry.domain import gojson
-from registry.domain.documents import (
-    MOCK_PARITY_SLUG,
-    list_item,
-    mock_parity_document,
-    mock_parity_item,
-    profile_document,
+from registry.api.schemas import (
+    PROFILE_DOCUMENT,
+    PROFILE_LIST,
+    ErrorBodySchema,
+    ProfileDocumentSchema,
+    ProfileEntry,
+    ProfileListItemSchema,
 )
+from registry.domain import gojson
+from registry.domain.documents import MOCK_PARITY_SLUG, mock_parity_profile
 from registry.domain.errors import SlugError
 from registry.domain.model import parse_profile_slug
 from registry.service.chain import ChainView
@@ -45,18 +46,19 @@ def list_body(registry_slug: str) -> bytes:
     cached = view.cache.get(cache_key)
     if isinstance(cached, bytes):
         return cached
-    items = []
+    entries = []
     if registry_slug:
         registry = view.registry(registry_slug)
-        items = [list_item(registry_slug, registry, p) for p in registry["profiles"].values()]
+        entries = [ProfileEntry(registry_slug, registry, p) for p in registry["profiles"].values()]
         if registry_slug == view.default_registry:
-            items.append(mock_parity_item(view.default_registry))
+            entries.append(mock_parity_entry(view))
     else:
         for slug, loaded in view.registries.items():
-            items.extend(list_item(slug, loaded.registry, p) for p in loaded.registry["profiles"].values())
-        items.append(mock_parity_item(view.default_registry))
-    items.sort(key=lambda item: item["slug"])
-    body = gojson.body(items)
+            entries.extend(ProfileEntry(slug, loaded.registry, p) for p in loaded.registry["profiles"].values())
+        entries.append(mock_parity_entry(view))
+    # Sorted on the slug alone and stably: equal slugs keep the registries' order.
+    entries.sort(key=lambda entry: entry.profile["slug"])
+    body = gojson.body(PROFILE_LIST.dump(entries))
     view.cache[cache_key] = body
     return body
 
@@ -71,31 +73,42 @@ def list_body(registry_slug: str) -> bytes:
 @blp.alt_response(500, **ERRORS)
 def profile_list() -> Response:
     """Every profile (or one registry's), sorted by slug, with the synthetic `mock_parity` item."""
-    return Response(list_body(query_registry()), mimetype="application/json")
+    return json_body(list_body(query_registry()))
 
 
-def cached_body(view: ChainView, key: str, build: Callable[[], object]) -> Response:
-    """A success body built once per view (database generation); lookups that fail raise and are not cached."""
+def mock_parity_entry(view: ChainView) -> ProfileEntry:
+    """The synthetic `mock_parity` profile, shown in the default registry (of which it is never the default)."""
+    return ProfileEntry(view.default_registry, {}, mock_parity_profile())
+
+
+def profile_document(entry: ProfileEntry) -> object:
+    """The detail document of one profile, dumped by its schema."""
+    return PROFILE_DOCUMENT.dump(entry)
+
+
+def cached_body(view: ChainView, key: str, build: Callable[[], ProfileEntry]) -> Response:
+    """A profile document dumped and encoded once per view (database generation); a failed lookup raises and is
+    not cached."""
     body = view.cache.get(key)
     if not isinstance(body, bytes):
-        body = gojson.body(build())
+        body = gojson.body(profile_document(build()))
         view.cache[key] = body
-    return Response(body, mimetype="application/json")
+    return json_body(body)
 
 
 def profile_detail(slug: str) -> Response:
     profile_slug = profile_slug_arg(slug)
     view = current_view()
     if profile_slug == MOCK_PARITY_SLUG:
-        return cached_body(view, "detail:mock", lambda: mock_parity_document(view.default_registry))
+        return cached_body(view, "detail:mock", lambda: mock_parity_entry(view))
     registry_slug = query_registry()
 
-    def build() -> object:
+    def build() -> ProfileEntry:
         if registry_slug:
             found, profile = registry_slug, view.profile(registry_slug, profile_slug)
         else:
             found, profile = view.find_profile(profile_slug)
-        return profile_document(found, view.registry(found), profile)
+        return ProfileEntry(found, view.registry(found), profile)
 
     return cached_body(view, f"detail:{registry_slug}/{profile_slug}", build)
 
@@ -128,7 +141,5 @@ def profile_in_default_registry(slug: str) -> Response:
     return cached_body(
         view,
         f"detail:{registry_slug}/{profile_slug}",
-        lambda: profile_document(
-            registry_slug, view.registry(registry_slug), view.profile(registry_slug, profile_slug)
-        ),
+        lambda: ProfileEntry(registry_slug, view.registry(registry_slug), view.profile(registry_slug, profile_slug)),
     )

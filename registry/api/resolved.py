@@ -13,9 +13,9 @@ from flask import Response, request
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
-from registry.api.common import Blueprint, key_policy, service
-from registry.api.errors import json_body, json_error
-from registry.api.schemas import ErrorBodySchema
+from registry.api.common import Blueprint, json_body, key_policy, service
+from registry.api.errors import json_error
+from registry.api.schemas import Bool, ErrorBodySchema, Int, Num, Obj, Str
 from registry.chat.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT
 from registry.chat.engines.mock_parity import RUNTIME_KEY as MOCK_RUNTIME_KEY
 from registry.chat.engines.openai_compat import EngineConfigError, config_from_settings
@@ -32,42 +32,46 @@ blp = Blueprint("resolved", __name__, url_prefix="/api/chat/profiles", descripti
 
 
 class LineageEntrySchema(Schema):
-    registry_slug = fields.String(required=True)
-    profile_slug = fields.String(required=True)
-    version = fields.Integer(required=True)
-    source = fields.String(required=True)
+    registry_slug = Str(required=True)
+    profile_slug = Str(required=True)
+    version = Int(required=True)
+    source = Str(required=True)
 
 
 class ResolvedRuntimeSchema(Schema):
-    system_prompt = fields.String(required=True)
-    middlewares = fields.List(fields.Dict(), required=True)
-    tools = fields.List(fields.String(), required=True)
+    system_prompt = Str(required=True)
+    middlewares = fields.List(Obj(), required=True)
+    tools = fields.List(Str(), required=True)
 
 
 class EngineSchema(Schema):
-    kind = fields.String(required=True, metadata={"description": "mock_parity, openai-compatible or none"})
-    url = fields.String()
-    model = fields.String()
-    api_key_env = fields.String()
-    api_key_set = fields.Boolean(metadata={"description": "shown only when API_KEY_ENV_ALLOWED allows the name"})
-    api_key_env_refused = fields.String(metadata={"description": "why the name may not be read"})
-    timeout_seconds = fields.Float()
-    problem = fields.String()
+    kind = Str(required=True, metadata={"description": "mock_parity, openai-compatible or none"})
+    url = Str()
+    model = Str()
+    api_key_env = Str()
+    api_key_set = Bool(metadata={"description": "shown only when API_KEY_ENV_ALLOWED allows the name"})
+    api_key_env_refused = Str(metadata={"description": "why the name may not be read"})
+    timeout_seconds = Num()
+    problem = Str()
 
 
 class ResolvedProfileSchema(Schema):
     """What a chat request with this profile would run with."""
 
-    registry = fields.String(required=True)
-    profile = fields.String(required=True)
+    registry = Str(required=True)
+    profile = Str(required=True)
     lineage = fields.List(fields.Nested(LineageEntrySchema), required=True)
-    settings = fields.Dict(
+    settings = Obj(
         required=True, metadata={"description": "merged inference_settings, snake_case, keys redacted"}
     )
     runtime = fields.Nested(ResolvedRuntimeSchema, required=True)
-    runtime_key = fields.String(required=True)
-    fingerprint = fields.String(required=True)
+    runtime_key = Str(required=True)
+    fingerprint = Str(required=True)
     engine = fields.Nested(EngineSchema, required=True)
+
+
+# Dumped per request (whether an API key is set can change between two), with the fields' values kept as built.
+RESOLVED = ResolvedProfileSchema()
 
 
 def engine_summary(settings: dict[str, Any], policy: ApiKeyEnvPolicy) -> dict[str, Any]:
@@ -147,9 +151,9 @@ class ResolvedProfileView(MethodView):
                 return json_error(400, "invalid registry")
         view = service().chain.view()
         if profile_slug == MOCK_PARITY_SLUG:
-            return json_body(mock_document(registry_slug or view.default_registry))
+            return json_body(RESOLVED.dump(mock_document(registry_slug or view.default_registry)))
         try:
-            return json_body(resolved_document(resolve_profile(view, registry_slug, profile_slug)))
+            return json_body(RESOLVED.dump(resolved_document(resolve_profile(view, registry_slug, profile_slug))))
         except CompositionError as exc:
             return json_error(400, str(exc))
         except RegistryError as exc:

@@ -1,12 +1,18 @@
-"""Marshmallow schemas of the API bodies; the reference routes write their bytes directly but are documented here."""
+"""Marshmallow schemas of the API bodies: they document the API and produce the reference's profile documents.
+
+The profile schemas hold the reference's field order and omission rules; their dumps are encoded by gojson and
+cached as bytes once per database generation (registry/api/profiles.py), so a read costs no dump.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-from marshmallow import Schema, ValidationError, fields, pre_load
+from marshmallow import Schema, ValidationError, fields, post_dump, pre_dump, pre_load
 
 from registry.domain import gojson
+from registry.domain.documents import decode_runtime, redact_extensions
+from registry.domain.model import Profile, Registry, model_info_of, sorted_deep
 
 
 class GoFieldsSchema(Schema):
@@ -51,94 +57,224 @@ class ErrorBodySchema(Schema):
     actual_version = fields.Integer(metadata={"description": "409: the stored version"})
 
 
-class CostSchema(Schema):
-    input = fields.Float()
-    output = fields.Float()
-    cache_read = fields.Float()
-    cache_write = fields.Float()
+class _AsDecoded:
+    """Dumps a value as the domain decoded it: it already has Go's types, and marshmallow's coercions (`int(3.0)`,
+    `float(0)`) would change the bytes the reference writes. The declared class still types the OpenAPI document."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return value
 
 
-class ModelInfoSchema(Schema):
-    id = fields.String()
-    name = fields.String()
-    reasoning = fields.Boolean()
-    input = fields.List(fields.String())
-    context_window = fields.Integer()
-    quality_high_watermark = fields.Integer()
-    max_output_tokens = fields.Integer()
+class Str(_AsDecoded, fields.String):
+    pass
+
+
+class Int(_AsDecoded, fields.Integer):
+    pass
+
+
+class Num(_AsDecoded, fields.Float):
+    pass
+
+
+class Bool(_AsDecoded, fields.Boolean):
+    pass
+
+
+class Obj(_AsDecoded, fields.Dict):
+    pass
+
+
+class GoSchema(Schema):
+    """A document in a Go struct's shape: fields in declaration order (marshmallow keeps it), which is the struct's.
+
+    A None value is an unset pointer and is left out; the fields named in OMITEMPTY carry Go's `omitempty` tag and
+    are left out when empty (false, 0, "", an empty list or map).
+    """
+
+    OMITEMPTY: frozenset[str] = frozenset()
+
+    @post_dump
+    def _omit(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        omitempty = self.OMITEMPTY
+        return {k: v for k, v in data.items() if v is not None and (v or k not in omitempty)}
+
+
+class CostSchema(GoSchema):
+    """ModelInfo.Cost: input and output always, the cache prices when set; keys match case-insensitively."""
+
+    OMITEMPTY = frozenset({"cache_read", "cache_write"})
+
+    input = Num()
+    output = Num()
+    cache_read = Num()
+    cache_write = Num()
+
+    @pre_dump
+    def _decode(self, cost: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        # A float64 field: unset (absent or null) is 0.
+        return {name: gojson.field(cost, name) or 0 for name in self.dump_fields}
+
+
+class ModelInfoSchema(GoSchema):
+    """model_info as the reference serves its ModelInfo struct (gep:pkg/steps/ai/settings/model_info.go).
+
+    Keys match case-insensitively; a null field is unset; `input` and `metadata` are `omitempty`.
+    """
+
+    OMITEMPTY = frozenset({"input", "metadata"})
+
+    id = Str()
+    name = Str()
+    reasoning = Bool()
+    input = fields.List(Str())
+    context_window = Int()
+    quality_high_watermark = Int()
+    max_output_tokens = Int()
     cost = fields.Nested(CostSchema)
-    metadata = fields.Dict()
+    metadata = Obj()
+
+    @pre_dump
+    def _decode(self, info: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        decoded = {name: gojson.field(info, name) for name in self.dump_fields}
+        if not isinstance(decoded["cost"], dict):
+            decoded["cost"] = None
+        if decoded["metadata"]:
+            decoded["metadata"] = sorted_deep(decoded["metadata"])
+        # `input` is Go's []string: the list as decoded, not re-typed per element.
+        return decoded
 
 
-class ProfileListItemSchema(Schema):
+class ProfileEntry(NamedTuple):
+    """What a profile document is dumped from: the profile and the registry it was found in."""
+
+    registry_slug: str
+    registry: Registry
+    profile: Profile
+
+
+def _entry_values(entry: ProfileEntry, runtime: dict[str, Any] | None) -> dict[str, Any]:
+    """The values both profile documents show, computed by the domain (decoded, redacted, sorted)."""
+    profile = entry.profile
+    extensions = profile.get("extensions")
+    return {
+        "registry": entry.registry_slug,
+        "slug": profile["slug"],
+        "display_name": profile.get("display_name"),
+        "description": profile.get("description"),
+        "runtime": runtime,
+        "metadata": profile.get("metadata") or {},
+        "extensions": redact_extensions(extensions) if extensions else None,
+        "model_info": model_info_of(profile),
+        "is_default": entry.registry.get("default_profile_slug") == profile["slug"],
+    }
+
+
+class ProfileListItemSchema(GoSchema):
     """An element of GET /api/chat/profiles; empty fields are omitted as in the reference."""
 
-    registry = fields.String(required=True)
-    slug = fields.String(required=True)
-    display_name = fields.String()
-    description = fields.String()
-    default_prompt = fields.String()
-    extensions = fields.Dict(keys=fields.String())
+    OMITEMPTY = frozenset({"display_name", "description", "default_prompt", "extensions", "is_default", "version"})
+
+    registry = Str(required=True)
+    slug = Str(required=True)
+    display_name = Str()
+    description = Str()
+    default_prompt = Str()
+    extensions = Obj(keys=fields.String())
     model_info = fields.Nested(ModelInfoSchema)
-    is_default = fields.Boolean(metadata={"description": "present only when true"})
-    version = fields.Integer()
+    is_default = Bool(metadata={"description": "present only when true"})
+    version = Int()
+
+    @pre_dump
+    def _values(self, entry: ProfileEntry, **kwargs: Any) -> dict[str, Any]:
+        runtime = decode_runtime(entry.profile)
+        values = _entry_values(entry, runtime)
+        values["default_prompt"] = runtime.get("system_prompt") if runtime else None
+        values["version"] = values["metadata"].get("version")
+        return values
 
 
-class MetadataSchema(Schema):
-    source = fields.String()
-    version = fields.Integer()
-    created_at_ms = fields.Integer()
-    updated_at_ms = fields.Integer()
-    created_by = fields.String()
-    updated_by = fields.String()
-    tags = fields.List(fields.String())
+class MetadataSchema(GoSchema):
+    """Registry or profile metadata: every field `omitempty`."""
+
+    source = Str()
+    version = Int()
+    created_at_ms = Int()
+    updated_at_ms = Int()
+    created_by = Str()
+    updated_by = Str()
+    tags = fields.List(Str())
+
+    OMITEMPTY = frozenset(("source", "version", "created_at_ms", "updated_at_ms", "created_by", "updated_by", "tags"))
 
 
-class MiddlewareUseSchema(Schema):
-    name = fields.String(required=True)
-    id = fields.String()
-    enabled = fields.Boolean()
-    config = fields.Dict()
+class MiddlewareUseSchema(GoSchema):
+    """A middleware use of the runtime; `enabled` is a *bool (unset is left out, false is written)."""
+
+    OMITEMPTY = frozenset({"id", "config"})
+
+    name = Str(required=True)
+    id = Str()
+    enabled = Bool()
+    config = Obj()
 
 
-class RuntimeSchema(Schema):
-    system_prompt = fields.String()
+class RuntimeSchema(GoSchema):
+    OMITEMPTY = frozenset({"system_prompt", "middlewares", "tools"})
+
+    system_prompt = Str()
     middlewares = fields.List(fields.Nested(MiddlewareUseSchema))
-    tools = fields.List(fields.String())
+    tools = fields.List(Str())
 
 
-class ProfileDocumentSchema(Schema):
-    """GET /api/chat/profiles/<slug>."""
+class ProfileDocumentSchema(GoSchema):
+    """GET /api/chat/profiles/<slug>: the runtime decoded (left out if absent or not of its shape), `is_default`
+    always present."""
 
-    registry = fields.String(required=True)
-    slug = fields.String(required=True)
-    display_name = fields.String()
-    description = fields.String()
+    OMITEMPTY = frozenset({"display_name", "description", "extensions"})
+
+    registry = Str(required=True)
+    slug = Str(required=True)
+    display_name = Str()
+    description = Str()
     runtime = fields.Nested(RuntimeSchema)
     metadata = fields.Nested(MetadataSchema, required=True)
-    extensions = fields.Dict(keys=fields.String())
+    extensions = Obj(keys=fields.String())
     model_info = fields.Nested(ModelInfoSchema)
-    is_default = fields.Boolean(required=True)
+    is_default = Bool(required=True)
+
+    @pre_dump
+    def _values(self, entry: ProfileEntry, **kwargs: Any) -> dict[str, Any]:
+        return _entry_values(entry, decode_runtime(entry.profile))
+
+
+PROFILE_LIST = ProfileListItemSchema(many=True)
+PROFILE_DOCUMENT = ProfileDocumentSchema()
 
 
 class CurrentProfileSchema(Schema):
     """Body of GET/POST /api/chat/profile."""
 
-    profile = fields.String(required=True)
-    registry = fields.String()
+    profile = Str(required=True)
+    registry = Str()
 
 
 class MiddlewareSchemaItemSchema(Schema):
-    name = fields.String(required=True)
-    version = fields.Integer(required=True)
-    display_name = fields.String()
-    description = fields.String()
-    schema = fields.Dict(required=True)
+    name = Str(required=True)
+    version = Int(required=True)
+    display_name = Str()
+    description = Str()
+    schema = Obj(required=True)
 
 
 class ExtensionSchemaItemSchema(Schema):
-    key = fields.String(required=True)
-    schema = fields.Dict(required=True)
+    key = Str(required=True)
+    schema = Obj(required=True)
+
+
+CURRENT_PROFILE = CurrentProfileSchema()
+MIDDLEWARE_ITEMS = MiddlewareSchemaItemSchema(many=True)
+EXTENSION_ITEMS = ExtensionSchemaItemSchema(many=True)
 
 
 class QuarantineSchema(Schema):

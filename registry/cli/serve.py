@@ -26,6 +26,7 @@ from registry.config import DEFAULTS, yaml_limits_of
 from registry.domain.errors import StartupError
 from registry.host_os import keep_freed_memory_for_reuse, stop_signals
 from registry.service.registry_service import RegistryService
+from registry.web.app_state import app_state
 from registry.web.auth import TOKEN_ENV, load_tokens
 
 log = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
         # A clean shutdown: stop taking requests, then close the sources, which empties the -wal (no committed
         # frame is left beside the main file for a later offline restore to trip over).
         server.close()
-        app.extensions["profile_registry"].chain.close()
+        app_state(app).service.chain.close()
         log.info("stopped")
     return 0
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 from flask import Flask
 
 
-def register_dashboard(app: Flask) -> None:
-    """Mount the dashboard blueprint at `/`, with this app's own caches."""
+def dashboard_parts() -> dict[type, object]:
+    """The dashboard's part of an app's state (registry/web/app_state.py): its own caches and live logins."""
     from registry.dashboard.cache import DashboardCaches
-    from registry.dashboard.login_cookie import LOGINS_KEY, LiveLogins
-    from registry.dashboard.views import CACHES_KEY, bp
+    from registry.dashboard.login_cookie import LiveLogins
 
-    app.extensions[CACHES_KEY] = DashboardCaches.create()
-    app.extensions[LOGINS_KEY] = LiveLogins()
+    return {DashboardCaches: DashboardCaches.create(), LiveLogins: LiveLogins()}
+
+
+def register_dashboard(app: Flask) -> None:
+    """Mount the dashboard blueprint at `/`."""
+    from registry.dashboard.views import bp
+
     app.register_blueprint(bp)

@@ -17,6 +17,7 @@ from collections import OrderedDict
 
 from flask import current_app, request, session
 
+from registry.web.app_state import app_state
 from registry.web.auth import CONFIG_KEY, AdminToken, match_token
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,6 @@ _ACTOR = "actor"
 _LOGGED_IN = "logged_in"
 _CSRF = "csrf"
 _NONCE = "login"
-LOGINS_KEY = "dashboard_logins"
 # Logins kept at once; beyond, the oldest ends (its browser is asked to log in again).
 MAX_LIVE_LOGINS = 1000
 
@@ -58,7 +58,7 @@ class LiveLogins:
 
 
 def _logins() -> LiveLogins:
-    return current_app.extensions[LOGINS_KEY]
+    return app_state().part(LiveLogins)
 
 
 class CsrfRefused(Exception):

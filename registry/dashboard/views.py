@@ -56,12 +56,12 @@ from registry.service.partial_restore import Selection, restore_partially
 from registry.service.registry_service import RegistryService
 from registry.service.snapshot_diff import diff_snapshot, live_side, snapshot_side
 from registry.storage import backups
+from registry.web.app_state import app_state
 from registry.web.errors import page_error, status_of
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("dashboard", __name__)
-CACHES_KEY = "dashboard"
 
 # Pages show live state and carry CSRF tokens: never stored by the browser; no resource from anywhere but here.
 SECURITY_HEADERS = {
@@ -77,11 +77,11 @@ SECURITY_HEADERS = {
 
 
 def _service() -> RegistryService:
-    return current_app.extensions["profile_registry"]
+    return app_state().service
 
 
 def _caches() -> DashboardCaches:
-    return current_app.extensions[CACHES_KEY]
+    return app_state().part(DashboardCaches)
 
 
 def _target() -> BackupTarget | None:

@@ -1,19 +1,13 @@
-"""The reference's response documents (contract §4.9, §4.11): list items, profile documents, redaction."""
+"""Values the reference's documents show (contract §4.9, §4.11): the decoded runtime, redaction, `mock_parity`.
+
+The documents' shape (field order, omission rules) is held by the API's schemas (registry/api/schemas.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from registry.domain import gojson
-from registry.domain.model import (
-    WEBCHAT_RUNTIME_KEY,
-    Profile,
-    Registry,
-    encode_metadata,
-    encode_profile,
-    model_info_of,
-    sorted_deep,
-)
+from registry.domain.model import WEBCHAT_RUNTIME_KEY, Profile, encode_profile, sorted_deep
 from registry.domain.runtime_plan import redacted_settings
 
 OAUTH_KEY = "pinocchio.oauth@v1"
@@ -23,19 +17,6 @@ REDACTED = "<redacted>"
 MOCK_PARITY_SLUG = "mock_parity"
 MOCK_PARITY_DISPLAY_NAME = "Mock parity engine"
 MOCK_PARITY_DESCRIPTION = "Deterministic web-chat event stream for parity tests; no LLM/API key required."
-
-_MODEL_INFO_FIELDS = (
-    "id",
-    "name",
-    "reasoning",
-    "input",
-    "context_window",
-    "quality_high_watermark",
-    "max_output_tokens",
-    "cost",
-    "metadata",
-)
-
 
 def redact_extensions(extensions: dict[str, Any]) -> dict[str, Any]:
     """A deep copy with OAuth secrets replaced; keys sorted at every level as Go's JSON round-trip emits them."""
@@ -59,27 +40,6 @@ def redacted_profile(profile: Profile) -> dict[str, Any]:
         doc["inference_settings"] = redacted_settings(doc["inference_settings"])
     if "extensions" in doc:
         doc["extensions"] = redact_extensions(doc["extensions"])
-    return doc
-
-
-def model_info_document(info: dict[str, Any]) -> dict[str, Any]:
-    """model_info as the reference serves its ModelInfo struct (gep:pkg/steps/ai/settings/model_info.go).
-
-    Field order is the struct's; keys match case-insensitively; a null field is unset; `input` and `metadata`
-    are `omitempty`, so an empty list or map is left out; cost always carries input and output.
-    """
-    doc: dict[str, Any] = {}
-    for name in _MODEL_INFO_FIELDS:
-        value = gojson.field(info, name)
-        if value is None or (name in ("input", "metadata") and not value):
-            continue
-        if name == "cost" and isinstance(value, dict):
-            value = {"input": gojson.field(value, "input") or 0, "output": gojson.field(value, "output") or 0} | {
-                k: gojson.field(value, k) for k in ("cache_read", "cache_write") if gojson.field(value, k)
-            }
-        elif name == "metadata":
-            value = sorted_deep(value)
-        doc[name] = value
     return doc
 
 
@@ -142,59 +102,14 @@ def decode_runtime(profile: Profile) -> dict[str, Any] | None:
     return runtime
 
 
-def list_item(registry_slug: str, registry: Registry, profile: Profile) -> dict[str, Any]:
-    """One element of GET /api/chat/profiles."""
-    item: dict[str, Any] = {"registry": registry_slug, "slug": profile["slug"]}
-    if profile.get("display_name"):
-        item["display_name"] = profile["display_name"]
-    if profile.get("description"):
-        item["description"] = profile["description"]
-    runtime = decode_runtime(profile)
-    if runtime and runtime.get("system_prompt"):
-        item["default_prompt"] = runtime["system_prompt"]
-    if profile.get("extensions"):
-        item["extensions"] = redact_extensions(profile["extensions"])
-    info = model_info_of(profile)
-    if info is not None:
-        item["model_info"] = model_info_document(info)
-    if registry.get("default_profile_slug") == profile["slug"]:
-        item["is_default"] = True
-    version = profile.get("metadata", {}).get("version")
-    if version:
-        item["version"] = version
-    return item
-
-
-def profile_document(registry_slug: str, registry: Registry, profile: Profile) -> dict[str, Any]:
-    """GET /api/chat/profiles/<slug>: the profile with its runtime decoded and `is_default` always present."""
-    doc: dict[str, Any] = {"registry": registry_slug, "slug": profile["slug"]}
-    if profile.get("display_name"):
-        doc["display_name"] = profile["display_name"]
-    if profile.get("description"):
-        doc["description"] = profile["description"]
-    runtime = decode_runtime(profile)
-    if runtime is not None:
-        doc["runtime"] = runtime
-    doc["metadata"] = encode_metadata(profile.get("metadata", {}))
-    if profile.get("extensions"):
-        doc["extensions"] = redact_extensions(profile["extensions"])
-    info = model_info_of(profile)
-    if info is not None:
-        doc["model_info"] = model_info_document(info)
-    doc["is_default"] = registry.get("default_profile_slug") == profile["slug"]
-    return doc
-
-
-def mock_parity_item(default_registry: str) -> dict[str, Any]:
-    """The synthetic list item appended for the default registry."""
+def mock_parity_profile() -> Profile:
+    """The synthetic `mock_parity` profile the reference lists in its default registry and serves as a document."""
     return {
-        "registry": default_registry,
         "slug": MOCK_PARITY_SLUG,
         "display_name": MOCK_PARITY_DISPLAY_NAME,
         "description": MOCK_PARITY_DESCRIPTION,
+        "stack": [],
+        "inference_settings": None,
+        "metadata": {},
+        "extensions": {},
     }
-
-
-def mock_parity_document(default_registry: str) -> dict[str, Any]:
-    """The synthetic detail document, served whatever `?registry=` says."""
-    return mock_parity_item(default_registry) | {"metadata": {}, "is_default": False}

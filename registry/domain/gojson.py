@@ -12,9 +12,16 @@ from typing import Any
 _GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
-def dumps(value: Any) -> str:
-    """Compact JSON with Go's HTML escaping; the characters escaped only ever occur inside strings."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).translate(_GO_ESCAPES)
+def dumps(value: Any, **options: Any) -> str:
+    """Compact JSON with Go's HTML escaping; the characters escaped only ever occur inside strings.
+
+    `options` are json.dumps's, for a caller with its own format (flask-smorest indents its OpenAPI document as
+    json.MarshalIndent would, Flask's session serializer passes its separators).
+    """
+    separators = (",", ":") if options.get("indent") is None else (",", ": ")
+    defaults: dict[str, Any] = {"ensure_ascii": False, "separators": separators, "allow_nan": False}
+    options = defaults | options
+    return json.dumps(value, **options).translate(_GO_ESCAPES)
 
 
 def body(value: Any) -> bytes:

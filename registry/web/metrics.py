@@ -104,7 +104,7 @@ class ServiceCollector(Collector):
         return max(0.0, time.time() - snapshots[0].created_at.timestamp())
 
 
-def install(app: Flask, service: RegistryService) -> None:
+def install(app: Flask, service: RegistryService) -> CollectorRegistry:
     """Count every request and serve GET /metrics."""
     registry = CollectorRegistry(auto_describe=False)
     requests = Counter(f"{PREFIX}_http_requests", "HTTP requests answered", ["method", "route", "status"],
@@ -145,4 +145,4 @@ def install(app: Flask, service: RegistryService) -> None:
     def metrics() -> Response:
         return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
-    app.extensions["profile_registry_metrics"] = registry
+    return registry

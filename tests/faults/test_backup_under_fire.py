@@ -17,6 +17,7 @@ from registry import create_app
 from registry.storage.backups import create_backup, list_snapshots, restore_snapshot, verify_snapshot
 from registry.storage.sqlite_db import target_from_path
 from registry.storage.sqlite_store import SQLiteRegistryStore
+from registry.web.app_state import app_state
 
 from ._support import child_env, registry_json
 
@@ -129,6 +130,6 @@ def test_snapshots_during_write_storm_verify_and_restore(tmp_path: Path) -> None
     assert rows_of(db) == held
     app = create_app({"PROFILE_REGISTRIES": [str(db)], "TESTING": True})
     try:
-        assert set(app.extensions["profile_registry"].chain.view().registries) == set(held)
+        assert set(app_state(app).service.chain.view().registries) == set(held)
     finally:
-        app.extensions["profile_registry"].chain.close()
+        app_state(app).service.chain.close()

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from registry import create_app
+from registry.web.app_state import app_state
 
 from ._support import child_env
 
@@ -131,7 +132,7 @@ def test_sigkilled_writer_loses_no_committed_write(tmp_path: Path) -> None:
             health = app.test_client().get("/api/health")
             assert health.status_code == 200, context
             assert health.get_json()["status"] == "ok", context
-            view = app.extensions["profile_registry"].chain.view()
+            view = app_state(app).service.chain.view()
             missing = [n for n in committed if f"crash-{n}" not in view.registries]
             assert not missing, f"{context}: reported committed but missing: {missing[:10]}"
             registries = view.registries
@@ -144,7 +145,7 @@ def test_sigkilled_writer_loses_no_committed_write(tmp_path: Path) -> None:
             known = latest
             start = latest + 1
         finally:
-            app.extensions["profile_registry"].chain.close()
+            app_state(app).service.chain.close()
     # The kills must have interrupted real work, not an idle process.
     assert len(committed) >= KILLS, f"only {len(committed)} writes reported in {KILLS} runs (seed {SEED})"
 
@@ -172,7 +173,7 @@ def test_sigkilled_admin_write_path_loses_no_committed_profile(tmp_path: Path) -
         app = create_app({"PROFILE_REGISTRIES": [str(db)], "TESTING": True})
         try:
             assert app.test_client().get("/api/health").get_json()["status"] == "ok", context
-            view = app.extensions["profile_registry"].chain.view()
+            view = app_state(app).service.chain.view()
             if "crash" not in view.registries:
                 assert not committed, context  # killed before the registry itself was created
                 continue
@@ -183,5 +184,5 @@ def test_sigkilled_admin_write_path_loses_no_committed_profile(tmp_path: Path) -
             assert len(present - committed) <= kill + 1, context
             start = max(present | committed, default=-1) + 1
         finally:
-            app.extensions["profile_registry"].chain.close()
+            app_state(app).service.chain.close()
     assert len(committed) >= KILLS, f"only {len(committed)} writes reported in {KILLS} runs (seed {SEED + 1})"

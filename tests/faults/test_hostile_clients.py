@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from registry.web.app_state import app_state
+
 from ._support import ServeProcess, run_serve_expecting_exit
 
 SECRET = "hostile-Token-5d1e9a"
@@ -211,7 +213,7 @@ def test_messages_per_session_are_bounded(tmp_path: Path, make_app, live_server)
 def test_idle_sessions_are_dropped(tmp_path: Path, make_app, live_server) -> None:
     app, server = chat_server(make_app, live_server, tmp_path, CHAT_SESSION_IDLE_SECONDS=1, CHAT_MOCK_CHUNK_DELAY_MS=0)
     assert post_message(server.url, SESSION_A, "hello")[0] == 200
-    app.extensions["chat_sessions"].join()
+    app_state(app).chat_sessions.join()
     time.sleep(1.5)
     assert post_message(server.url, SESSION_B, "hello")[0] == 200
     assert entities(server.url, SESSION_A) == []  # idle past the limit: dropped
@@ -224,7 +226,7 @@ def test_kept_sessions_are_bounded_by_their_total_size(tmp_path: Path, make_app,
     )
     for session in (SESSION_A, SESSION_B, SESSION_C):
         assert post_message(server.url, session, "x" * 40_000)[0] == 200
-        app.extensions["chat_sessions"].join()
+        app_state(app).chat_sessions.join()
     assert entities(server.url, SESSION_A) == []  # the least recently used one made room
     assert entities(server.url, SESSION_B) != [] and entities(server.url, SESSION_C) != []
 
@@ -259,7 +261,7 @@ def test_a_flood_of_messages_runs_on_a_bounded_pool_and_the_rest_is_503_with_ret
     assert refused[1].get("Retry-After", "").isdigit() and "CHAT_MAX_QUEUED_RUNS" in str(refused[2]["error"])
     chat_threads = [t for t in threading.enumerate() if t.name.startswith("chat-")]
     assert len(chat_threads) <= 2, [t.name for t in chat_threads]
-    app.extensions["chat_sessions"].join(timeout=30)
+    app_state(app).chat_sessions.join(timeout=30)
     assert threading.active_count() <= threads_before + 2
 
 

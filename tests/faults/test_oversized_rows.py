@@ -15,6 +15,8 @@ from pathlib import Path
 
 from conftest import registry_payload, write_row
 
+from registry.web.app_state import app_state
+
 from ._support import ServeProcess, child_env
 
 MIB = 1024 * 1024
@@ -127,7 +129,7 @@ def test_on_postgresql_an_oversized_row_is_quarantined_and_a_write_past_the_limi
     with psycopg.connect(pg_url) as conn:  # behind the service's back, as psql would
         conn.execute("INSERT INTO profile_registries VALUES ('fits', %s, 1)", (big_registry("fits", 60_000),))
         conn.execute("INSERT INTO profile_registries VALUES ('huge', %s, 2)", (big_registry("huge", 100_000),))
-    store = app.extensions["profile_registry"].store_sources()[0].store
+    store = app_state(app).service.store_sources()[0].store
     deadline = time.monotonic() + 10
     while not client.get("/api/health").get_json()["quarantined"] and time.monotonic() < deadline:
         time.sleep(0.05)  # the NOTIFY of another connection's write arrives within milliseconds

@@ -20,6 +20,7 @@ from flask import Flask
 from registry.cli import build_parser
 from registry.cli.serve import build_app
 from registry.domain.errors import StartupError
+from registry.web.app_state import app_state
 
 from ._support import run_serve_expecting_exit
 
@@ -42,8 +43,8 @@ def serve_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Calla
 
     yield build
     for app in apps:
-        app.extensions["chat_sessions"].join(timeout=30)
-        app.extensions["profile_registry"].chain.close()
+        app_state(app).chat_sessions.join(timeout=30)
+        app_state(app).service.chain.close()
 
 
 def nested_yaml(depth: int) -> str:
@@ -116,7 +117,7 @@ def test_chat_max_sessions(serve_app) -> None:  # type: ignore[no-untyped-def]
     app = quick(serve_app("--chat-max-sessions", "2"))
     for session in (A, B, C):
         assert post_message(app, session, "hello")[0] == 200
-        app.extensions["chat_sessions"].join()
+        app_state(app).chat_sessions.join()
     assert entities(app, A) == []  # the least recently used one made room for the third
     assert entities(app, B) != [] and entities(app, C) != []
 
@@ -124,7 +125,7 @@ def test_chat_max_sessions(serve_app) -> None:  # type: ignore[no-untyped-def]
 def test_chat_session_idle_seconds(serve_app) -> None:  # type: ignore[no-untyped-def]
     app = quick(serve_app("--chat-session-idle-seconds", "1"))
     assert post_message(app, A, "hello")[0] == 200
-    app.extensions["chat_sessions"].join()
+    app_state(app).chat_sessions.join()
     time.sleep(1.5)
     assert post_message(app, B, "hello")[0] == 200
     assert entities(app, A) == []
@@ -134,7 +135,7 @@ def test_chat_max_sessions_bytes(serve_app) -> None:  # type: ignore[no-untyped-
     app = quick(serve_app("--chat-max-sessions-bytes", "8KiB"))
     for session in (A, B):
         assert post_message(app, session, "x" * 3000)[0] == 200
-        app.extensions["chat_sessions"].join()
+        app_state(app).chat_sessions.join()
     assert entities(app, A) != []
     assert post_message(app, C, "x" * 3000)[0] == 200
     assert entities(app, A) == []  # 9,000 bytes of prompts (and their answers) do not fit in 8 KiB
