@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -27,8 +27,6 @@ PREFIX = "profile_registry"
 # Read routes answer in well under a millisecond, writes and chat runs take longer: buckets for both ends.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 UNMATCHED = "(unmatched)"
-# The WSGI environ key holding when the request reached the app (perf_counter seconds).
-STARTED_AT = "profile_registry.started_at"
 
 
 class ServiceCollector(Collector):
@@ -115,31 +113,41 @@ def install(app: Flask, service: RegistryService) -> CollectorRegistry:
     # The labelled children, made once per (method, route, status): labels() takes a lock and builds a key.
     children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
-    # The clock starts where WSGI hands the request to Flask: a plain wrapper, not a before_request hook, because
-    # every hook is a context-local lookup plus Flask's per-hook dispatch on the hottest path (about 5% of a
-    # cached detail request's Python time, bench/read_api.py).
+    # Counted around Flask, in a plain WSGI wrapper rather than before/after_request hooks: every hook costs a
+    # context-local lookup plus Flask's per-hook dispatch on the hottest path (about a tenth of a cached detail
+    # request's Python calls, bench/read_api.py), and an answer Flask produced without running after_request
+    # hooks (an unhandled error's 500) is counted too. Route and status are read when Flask calls start_response:
+    # the request it built is still in the environ then ("werkzeug.request"; Flask clears it when it is done).
     flask_wsgi_app = app.wsgi_app
 
-    def start_clock(environ: dict[str, Any], start_response: Any) -> Any:
-        environ[STARTED_AT] = time.perf_counter()
-        return flask_wsgi_app(environ, start_response)
+    def observe(key: tuple[str, str, int], started: float) -> None:
+        pair = children.get(key)
+        if pair is None:
+            labels = (key[0], key[1], str(key[2]))
+            pair = children.setdefault(key, (requests.labels(*labels), latency.labels(*labels)))
+        pair[0].inc()
+        pair[1].observe(time.perf_counter() - started)
 
-    app.wsgi_app = start_clock  # type: ignore[method-assign]
+    def counted(environ: dict[str, Any], start_response: Any) -> Any:
+        started = time.perf_counter()
+        key: tuple[str, str, int] | None = None
 
-    @app.after_request
-    def count(response: Response) -> Response:
-        req = request._get_current_object()  # type: ignore[attr-defined]  # one context lookup, not three
-        started = req.environ.get(STARTED_AT)
-        if started is not None:
-            rule = req.url_rule
-            key = (req.method, rule.rule if rule is not None else UNMATCHED, response.status_code)
-            pair = children.get(key)
-            if pair is None:
-                labels = (key[0], key[1], str(key[2]))
-                pair = children.setdefault(key, (requests.labels(*labels), latency.labels(*labels)))
-            pair[0].inc()
-            pair[1].observe(time.perf_counter() - started)
-        return response
+        def capture(status: str, headers: Any, exc_info: Any = None) -> Any:
+            nonlocal key
+            req = environ.get("werkzeug.request")
+            rule = getattr(req, "url_rule", None)
+            method = req.method if req is not None else str(environ.get("REQUEST_METHOD", "")).upper()
+            code = int(status[:3]) if status[:3].isdigit() else 500
+            key = (method, rule.rule if rule is not None else UNMATCHED, code)
+            return start_response(status, headers, exc_info)
+
+        try:
+            return flask_wsgi_app(environ, capture)
+        finally:
+            if key is not None:
+                observe(key, started)
+
+    app.wsgi_app = counted  # type: ignore[method-assign]
 
     @app.get("/metrics")
     def metrics() -> Response:
