@@ -85,7 +85,9 @@ def target_from_dsn(dsn: str) -> PostgresTarget:
     try:
         params = {k: str(v) for k, v in conninfo.conninfo_to_dict(dsn).items() if v is not None}
     except psycopg.ProgrammingError as exc:
-        raise StartupError(f"bad PostgreSQL DSN {redact(dsn)}: {one_line(exc)}") from exc
+        # libpq quotes the whole URI in its message ('... in URI: "postgresql://user:password@..."'): scrubbed.
+        reason = one_line(exc).replace(dsn, redact(dsn))
+        raise StartupError(f"bad PostgreSQL DSN {redact(dsn)}: {reason}") from None
     params.setdefault("connect_timeout", str(DEFAULT_CONNECT_TIMEOUT_S))
     params.setdefault("application_name", APPLICATION_NAME)
     return PostgresTarget(dsn, params)
