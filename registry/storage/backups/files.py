@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,11 +43,22 @@ def stamp_of(name: str, target: Database) -> datetime | None:
     return datetime.strptime(match.group(1), FILE_STAMP).replace(tzinfo=UTC) if match else None
 
 
-def publish(tmp: Path, folder: Path, base: str) -> Path:
-    """Move `tmp` to `base` or `base-2`, `base-3`...: never over an existing file."""
+def publish(
+    tmp: Path,
+    folder: Path,
+    base: str,
+    hold: Callable[[Path], None] = lambda path: None,
+    unhold: Callable[[Path], None] = lambda path: None,
+) -> Path:
+    """Move `tmp` to `base` or `base-2`, `base-3`...: never over an existing file.
+
+    `hold` is called with each name before the file is linked there (and `unhold` when the name was taken), so
+    retention never sees the new file unheld (retention._delete_unless_held).
+    """
     n = 1
     while True:
         final = folder / (base if n == 1 else f"{base}-{n}")
+        hold(final)
         try:
             if can_hard_link():
                 # link() fails when the name exists, which rename() on POSIX would silently overwrite.
@@ -56,14 +68,23 @@ def publish(tmp: Path, folder: Path, base: str) -> Path:
                 os.rename(tmp, final)  # no os.link at all: Windows' rename refuses an existing target
             return final
         except FileExistsError:
+            unhold(final)
             n += 1
         except OSError:
             if final.exists():
+                unhold(final)
                 n += 1
                 continue
             # A filesystem without hard links (FAT, some network shares): fall back to a checked rename.
-            os.rename(tmp, final)
+            try:
+                os.rename(tmp, final)
+            except BaseException:
+                unhold(final)
+                raise
             return final
+        except BaseException:
+            unhold(final)
+            raise
 
 
 def sha256_file(path: Path, progress: Progress | None = None) -> str:

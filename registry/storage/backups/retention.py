@@ -81,6 +81,31 @@ def _held_elsewhere(snapshot: Path) -> bool:
     return held
 
 
+def unhold(path: Path) -> None:
+    """Undo a hold() of a name that was not taken after all (publish found it in use)."""
+    release(path)
+    paths = getattr(_lease, "paths", None)
+    if paths is not None and Path(path) in paths:
+        paths.remove(Path(path))
+
+
+def _delete_unless_held(path: Path) -> bool:
+    """Delete a snapshot and its manifest unless a backup holds it now; False when held.
+
+    The check and the delete happen under the hold lock, and a backup holds a name before it links its file there
+    (files.publish): so a snapshot published under a name retention is just freeing (a pruned name taken again
+    within the same second) is either seen as held or linked after the delete, never deleted itself.
+    """
+    with _held_lock:
+        if Path(path).absolute() in _held:
+            return False
+        if _held_elsewhere(Path(path).absolute()):
+            return False
+        path.unlink(missing_ok=True)
+        manifest_path(path).unlink(missing_ok=True)
+    return True
+
+
 def leased() -> bool:
     """Whether this thread is inside a `lease()` block, which then releases what it holds."""
     return getattr(_lease, "paths", None) is not None
@@ -132,9 +157,7 @@ def prune(
             continue  # another backup (of this process or another one) is still reporting it
         too_many = bool(keep) and index >= int(keep)  # type: ignore[arg-type]
         too_old = bool(max_age_days) and now - snap.created_at > timedelta(days=float(max_age_days))  # type: ignore[arg-type]
-        if too_many or too_old:
-            snap.path.unlink(missing_ok=True)
-            manifest_path(snap.path).unlink(missing_ok=True)
+        if (too_many or too_old) and _delete_unless_held(snap.path):
             deleted.append(snap.path)
             log.info("pruned snapshot %s (%s)", snap.name, "beyond keep" if too_many else "older than max age")
     _remove_abandoned_temporaries(backup_folder(target, backup_dir), live_database(target).name)

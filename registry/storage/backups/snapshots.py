@@ -101,9 +101,9 @@ def _create_backup(
             sha = hashing.result()
             syncing.result()  # the file is on disk before it gets its name
         target.after_copy()
-        final = publish(tmp, folder, snapshot_name(target, now))
-        # Out of retention's reach until this call returns (or, inside a lease, until the caller has reported it).
-        retention.hold(final)
+        # Held (out of retention's reach) from before its name exists until this call returns, or, inside a lease,
+        # until the caller has reported it.
+        final = publish(tmp, folder, snapshot_name(target, now), hold=retention.hold, unhold=retention.unhold)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
