@@ -4,15 +4,29 @@ from __future__ import annotations
 
 from flask import Flask
 
-from registry.api import admin, backups, catalogs, chat, current_profile, errors, health, profiles, resolved
+from registry.api import (
+    backups,
+    catalogs,
+    chat,
+    current_profile,
+    errors,
+    health,
+    profile_writes,
+    profiles,
+    registries,
+    resolved,
+)
 from registry.api.errors import Api
+
+BLUEPRINT_MODULES = (profiles, current_profile, catalogs, health, chat, resolved, backups, profile_writes, registries)
 
 
 def register_api(app: Flask) -> Api:
-    """Create the smorest Api, register every blueprint and the error handlers."""
+    """Create the smorest Api, declare the bearer scheme the write and backup routes name, register every
+    blueprint and the error handlers."""
     api = Api(app)
-    for module in (profiles, current_profile, catalogs, health, chat, resolved, backups):
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    for module in BLUEPRINT_MODULES:
         api.register_blueprint(module.blp)
-    admin.register(app, api)  # two blueprints (profile writes, /api/registries) and the bearer scheme
     errors.install(app)
     return api

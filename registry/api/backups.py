@@ -11,9 +11,9 @@ from flask import Response, current_app, g, request
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
-from registry.api.common import Blueprint, json_body, service
+from registry.api.common import Blueprint, dumped, service
 from registry.api.errors import json_error
-from registry.api.schemas import ErrorBodySchema
+from registry.api.schemas import ErrorBodySchema, ResponseSchema
 from registry.service.partial_restore import Selection, restore_partially
 from registry.service.snapshot_diff import diff_snapshot, live_side, snapshot_side
 from registry.storage import backups
@@ -21,11 +21,11 @@ from registry.web.auth import require_admin, require_writable
 
 blp = Blueprint("backups", __name__, url_prefix="/api/backups", description="Snapshots of the registry database")
 
-# The bearer scheme is declared once in registry.api.admin.
+# The bearer scheme is declared once, in register_api (registry/api/__init__.py).
 AUTH_DOC: dict[str, list[dict[str, list[str]]]] = {"security": [{"bearerAuth": []}]}
 
 
-class SnapshotSchema(Schema):
+class SnapshotSchema(ResponseSchema):
     """One snapshot as `profile-registry backups --json` shows it."""
 
     name = fields.String(required=True)
@@ -42,7 +42,7 @@ class SnapshotSchema(Schema):
     reason = fields.String()
 
 
-class BackupListSchema(Schema):
+class BackupListSchema(ResponseSchema):
     """GET /api/backups."""
 
     database = fields.String(required=True)
@@ -56,14 +56,14 @@ class CreatedBackupSchema(SnapshotSchema):
     pruned = fields.List(fields.String())
 
 
-class RegistryChangeSchema(Schema):
+class RegistryChangeSchema(ResponseSchema):
     slug = fields.String(required=True)
     live_updated_at_ms = fields.Integer(allow_none=True)
     snapshot_updated_at_ms = fields.Integer(allow_none=True)
     change = fields.String(required=True, metadata={"description": "added, removed, older, newer or same"})
 
 
-class RestoredRegistrySchema(Schema):
+class RestoredRegistrySchema(ResponseSchema):
     slug = fields.String(required=True)
     change = fields.String(
         required=True, metadata={"description": "replaced, created, removed, profiles (some restored) or unchanged"}
@@ -73,7 +73,7 @@ class RestoredRegistrySchema(Schema):
     profiles = fields.List(fields.String(), metadata={"description": "the profiles restored (a profile restore)"})
 
 
-class RestoreResultSchema(Schema):
+class RestoreResultSchema(ResponseSchema):
     """POST /api/backups/<name>/restore: `changes` for a whole restore, `registries` for a partial one."""
 
     restored = fields.Nested(SnapshotSchema, required=True)
@@ -97,7 +97,7 @@ class RestoreRequestSchema(Schema):
     )
 
 
-class FieldChangeSchema(Schema):
+class FieldChangeSchema(ResponseSchema):
     """One value that differs, at a JSON pointer inside the profile (or registry) document; secrets redacted."""
 
     path = fields.String(required=True, metadata={"description": "RFC 6901 JSON pointer; empty: the whole document"})
@@ -106,14 +106,14 @@ class FieldChangeSchema(Schema):
     after = fields.Raw(allow_none=True, metadata={"description": "absent when op is remove"})
 
 
-class ProfileDiffSchema(Schema):
+class ProfileDiffSchema(ResponseSchema):
     slug = fields.String(required=True)
     change = fields.String(required=True, metadata={"description": "added, removed or changed"})
     # data_key: a marshmallow Schema has its own `fields` attribute.
-    changed_fields = fields.List(fields.Nested(FieldChangeSchema), required=True, data_key="fields")
+    changed_fields = fields.List(fields.Nested(FieldChangeSchema), required=True, data_key="fields", attribute="fields")
 
 
-class RegistryDiffSchema(Schema):
+class RegistryDiffSchema(ResponseSchema):
     slug = fields.String(required=True)
     change = fields.String(
         required=True, metadata={"description": "added, removed, changed, same, or unreadable (a side's row is bad)"}
@@ -124,6 +124,7 @@ class RegistryDiffSchema(Schema):
         fields.Nested(FieldChangeSchema),
         required=True,
         data_key="fields",
+        attribute="fields",
         metadata={
             "description": "the registry's own fields (display_name, description, default_profile_slug, metadata)"
         },
@@ -132,19 +133,24 @@ class RegistryDiffSchema(Schema):
     problem = fields.String(allow_none=True, metadata={"description": "why a side's row cannot be read"})
 
 
-class DiffSideSchema(Schema):
+class DiffSideSchema(ResponseSchema):
     kind = fields.String(required=True, metadata={"description": "live or snapshot"})
     name = fields.String(required=True)
     path = fields.String(required=True)
 
 
-class SnapshotDiffSchema(Schema):
+class SnapshotDiffSchema(ResponseSchema):
     """GET /api/backups/<name>/diff: from `before` (live, or `?against=`) to `after` (the snapshot)."""
 
     before = fields.Nested(DiffSideSchema, required=True)
     after = fields.Nested(DiffSideSchema, required=True)
     registries = fields.List(fields.Nested(RegistryDiffSchema), required=True)
 
+
+BACKUP_LIST = BackupListSchema()
+CREATED_BACKUP = CreatedBackupSchema()
+RESTORE_RESULT = RestoreResultSchema()
+SNAPSHOT_DIFF = SnapshotDiffSchema()
 
 AGAINST_PARAM = {
     "in": "query",
@@ -215,7 +221,8 @@ class Backups(MethodView):
         """Snapshots of the first database source (SQLite or PostgreSQL), newest first."""
         target = database()
         snapshots = backups.list_snapshots(target, folder())
-        return json_body(
+        return dumped(
+            BACKUP_LIST,
             {
                 "database": target.location,
                 "backup_dir": str(backups.backup_folder(target, folder())),
@@ -242,7 +249,7 @@ class Backups(MethodView):
             max_age_days=current_app.config.get("BACKUP_MAX_AGE_DAYS"),
             reason="api",
         )
-        return json_body(info.to_dict() | {"pruned": sorted(p.name for p in pruned)}, 201)
+        return dumped(CREATED_BACKUP, info.to_dict() | {"pruned": sorted(p.name for p in pruned)}, 201)
 
 
 @blp.route("/<name>/restore")
@@ -279,7 +286,8 @@ class Restore(MethodView):
                 expected=body.get("expected_updated_at_ms"),
                 actor=g.actor,
             )
-            return json_body(
+            return dumped(
+                RESTORE_RESULT,
                 {
                     "restored": snapshot.to_dict(),
                     "safety_snapshot": partial.safety_snapshot.to_dict(),
@@ -287,7 +295,8 @@ class Restore(MethodView):
                 }
             )
         result = backups.restore_snapshot(target, snapshot.path, folder())
-        return json_body(
+        return dumped(
+            RESTORE_RESULT,
             {
                 "restored": result.snapshot.to_dict(),
                 "safety_snapshot": result.safety_snapshot.to_dict(),
@@ -315,4 +324,4 @@ class Diff(MethodView):
             if against is None
             else snapshot_side(backups.find_snapshot(target, against, folder()).path)
         )
-        return json_body(diff_snapshot(before, after).to_dict())
+        return dumped(SNAPSHOT_DIFF, diff_snapshot(before, after).to_dict())

@@ -14,7 +14,9 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
-from registry.api.common import Blueprint, json_body, key_policy, service
+from registry.api.common import Blueprint, dumped, key_policy, service
+from registry.api.errors import chat_error
+from registry.api.schemas import Bool, ChatErrorSchema, Int, Obj, ResponseSchema, Str
 from registry.chat.chat_sessions import ChatLimits, ChatRefused, ChatSessionStore, RunPlan
 from registry.chat.engines.mock_parity import FINGERPRINT as MOCK_FINGERPRINT
 from registry.chat.engines.mock_parity import RUNTIME_KEY as MOCK_RUNTIME_KEY
@@ -49,9 +51,9 @@ class CreateSessionSchema(Schema):
     application_profile = fields.String()
 
 
-class CreateSessionResponseSchema(Schema):
-    sessionId = fields.String(required=True)
-    profile = fields.String()
+class CreateSessionResponseSchema(ResponseSchema):
+    sessionId = Str(required=True)
+    profile = Str()
 
 
 class ChatAttachmentSchema(Schema):
@@ -67,32 +69,35 @@ class SubmitMessageSchema(Schema):
     application_profile = fields.String()
 
 
-class SubmitMessageResponseSchema(Schema):
-    sessionId = fields.String(required=True)
-    accepted = fields.Boolean(required=True)
-    status = fields.String(required=True)
-    profile = fields.String()
+class SubmitMessageResponseSchema(ResponseSchema):
+    sessionId = Str(required=True)
+    accepted = Bool(required=True)
+    status = Str(required=True)
+    profile = Str()
 
 
-class ChatEntitySchema(Schema):
-    kind = fields.String()
-    id = fields.String()
-    createdOrdinal = fields.String()
-    lastEventOrdinal = fields.String()
-    tombstone = fields.Boolean()
-    payload = fields.Dict()
-    createdAt = fields.Integer()
+class ChatEntitySchema(ResponseSchema):
+    """A timeline entity; the values keep the types the session store gives them (ordinals as strings, as Go's)."""
+
+    kind = Str()
+    id = Str()
+    createdOrdinal = Str()
+    lastEventOrdinal = Str()
+    tombstone = Bool()
+    payload = Obj()
+    createdAt = Int()
 
 
-class ChatSnapshotSchema(Schema):
-    sessionId = fields.String(required=True)
-    snapshotOrdinal = fields.String()
-    status = fields.String(metadata={"description": "idle, streaming, finished or error"})
+class ChatSnapshotSchema(ResponseSchema):
+    sessionId = Str(required=True)
+    snapshotOrdinal = Str()
+    status = Str(metadata={"description": "idle, streaming, finished or error"})
     entities = fields.List(fields.Nested(ChatEntitySchema), required=True)
 
 
-class ChatErrorSchema(Schema):
-    error = fields.String(required=True)
+CREATED_SESSION = CreateSessionResponseSchema()
+SUBMITTED = SubmitMessageResponseSchema()
+SNAPSHOT = ChatSnapshotSchema()
 
 
 def chat_sessions() -> ChatSessionStore:
@@ -115,12 +120,12 @@ def chat_limits(config: Mapping[str, Any]) -> ChatLimits:
 
 @blp.errorhandler(ChatError)
 def _chat_error(exc: ChatError) -> Response:
-    return json_body({"error": str(exc)}, exc.status)
+    return chat_error(exc.status, str(exc))
 
 
 @blp.errorhandler(ChatRefused)
 def _chat_refused(exc: ChatRefused) -> Response:
-    response = json_body({"error": str(exc)}, exc.status)
+    response = chat_error(exc.status, str(exc))
     if exc.retry_after is not None:
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
@@ -212,7 +217,7 @@ class Sessions(MethodView):
         out = {"sessionId": ChatSessionStore.new_id()}
         if profile:
             out["profile"] = profile
-        return json_body(out)
+        return dumped(CREATED_SESSION, out)
 
 
 @blp.route("/<session_id>")
@@ -220,7 +225,7 @@ class Session(MethodView):
     @blp.response(200, ChatSnapshotSchema)
     def get(self, session_id: str) -> Response:
         """The session's timeline entities and status (`finished` once the answer is complete)."""
-        return json_body(chat_sessions().snapshot(session_id))
+        return dumped(SNAPSHOT, chat_sessions().snapshot(session_id))
 
 
 @blp.route("/<session_id>/messages")
@@ -257,7 +262,7 @@ class Messages(MethodView):
         out: dict[str, Any] = {"sessionId": session_id, "accepted": True, "status": "running"}
         if profile.strip():
             out["profile"] = profile.strip()
-        return json_body(out)
+        return dumped(SUBMITTED, out)
 
 
 # The reference's mux trims slashes around the part after /api/chat/sessions/, so `/<id>/` and `/<id>/messages/`

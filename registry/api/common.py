@@ -6,6 +6,7 @@ from typing import Any
 
 import flask_smorest
 from flask import Request, Response, current_app, request
+from marshmallow import Schema
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
@@ -24,6 +25,11 @@ def json_body(value: object, status: int = 200) -> Response:
     the bytes themselves when a route cached them (the profile reads)."""
     body = value if isinstance(value, bytes) else gojson.body(value)
     return Response(body, status=status, mimetype="application/json")
+
+
+def dumped(schema: Schema, value: object, status: int = 200) -> Response:
+    """A success response whose body the route's marshmallow schema produces from domain values."""
+    return json_body(schema.dump(value), status)
 
 
 class BadArgument(Exception):

@@ -13,8 +13,9 @@ import flask_smorest
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from registry.api.common import BadArgument, json_body
+from registry.api.common import BadArgument, dumped
 from registry.api.error_shapes import Family, Shape, family_of, shape_of
+from registry.api.schemas import ChatErrorSchema, ErrorBodySchema
 from registry.domain.errors import (
     RegistryError,
     SlugError,
@@ -24,6 +25,9 @@ from registry.storage.interface import StorageError
 from registry.web.errors import UNAVAILABLE, page_error, status_of
 
 log = logging.getLogger(__name__)
+
+ERROR_BODY = ErrorBodySchema()
+CHAT_ERROR = ChatErrorSchema()
 
 # Routes whose errors the reference writes as plain text (contract §4.0, §4.8).
 PROFILES_PATH = "/api/chat/profiles"
@@ -76,7 +80,7 @@ def wants_json() -> bool:
 def json_error(status: int, message: str, **extra: object) -> Response:
     """flask-smorest's JSON error shape."""
     body = {"code": status, "status": HTTPStatus(status).phrase, "message": message} | extra
-    return json_body(body, status)
+    return dumped(ERROR_BODY, body, status)
 
 
 def text_error(status: int, message: str) -> Response:
@@ -90,7 +94,7 @@ def text_error(status: int, message: str) -> Response:
 
 def chat_error(status: int, message: str) -> Response:
     """The chat routes' shape: `{"error": message}` in Go's encoding."""
-    return json_body({"error": message}, status)
+    return dumped(CHAT_ERROR, {"error": message}, status)
 
 
 def api_error(status: int, message: str, **extra: object) -> Response:

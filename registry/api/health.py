@@ -5,11 +5,13 @@ from __future__ import annotations
 from flask import Response, current_app
 from flask.views import MethodView
 
-from registry.api.common import Blueprint, json_body, service
+from registry.api.common import Blueprint, dumped, service
 from registry.api.fastdoc import documented_only
 from registry.api.schemas import HealthSchema
 
 blp = Blueprint("health", __name__, url_prefix="/api", description="Service health")
+
+HEALTH = HealthSchema()
 
 
 @blp.route("/health")
@@ -20,7 +22,7 @@ class Health(MethodView):
     def get(self) -> Response:
         """200 while anything can be served (status ok or degraded), 503 when no registry can be read."""
         status, body = service().health()
-        return json_body(body | {"actions": allowed_actions()}, status)
+        return dumped(HEALTH, body | {"actions": allowed_actions()}, status)
 
 
 def allowed_actions() -> dict[str, bool]:

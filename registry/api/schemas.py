@@ -45,7 +45,24 @@ class GoFieldsSchema(Schema):
         return out
 
 
-class ErrorBodySchema(Schema):
+class ResponseSchema(Schema):
+    """An answer dumped from a dictionary the service or storage layer builds (health, snapshots, diffs, errors).
+
+    marshmallow leaves out, without a word, a key its schema does not declare; here such a key fails the dump, so a
+    field added below and forgotten in the schema is a failing test, not a field clients never see.
+    """
+
+    @pre_dump
+    def _every_key_declared(self, data: Any, **_kwargs: Any) -> Any:
+        if isinstance(data, dict):
+            declared = {field.attribute or name for name, field in self.dump_fields.items()}
+            undeclared = data.keys() - declared
+            if undeclared:
+                raise ValueError(f"{type(self).__name__} does not declare {sorted(undeclared)}")
+        return data
+
+
+class ErrorBodySchema(ResponseSchema):
     """The JSON error shape (flask-smorest's), also given by reference routes to `Accept: application/json`."""
 
     code = fields.Integer(required=True)
@@ -55,6 +72,12 @@ class ErrorBodySchema(Schema):
     pointer = fields.String(metadata={"description": "422: JSON pointer of the first bad value in the request body"})
     expected_version = fields.Integer(metadata={"description": "409: the version the request expected"})
     actual_version = fields.Integer(metadata={"description": "409: the stored version"})
+
+
+class ChatErrorSchema(ResponseSchema):
+    """The chat routes' error shape (the reference's `{"error": ...}`)."""
+
+    error = fields.String(required=True)
 
 
 class _AsDecoded:
@@ -277,12 +300,12 @@ MIDDLEWARE_ITEMS = MiddlewareSchemaItemSchema(many=True)
 EXTENSION_ITEMS = ExtensionSchemaItemSchema(many=True)
 
 
-class QuarantineSchema(Schema):
+class QuarantineSchema(ResponseSchema):
     slug = fields.String(required=True)
     reason = fields.String(required=True)
 
 
-class DatabaseHealthSchema(Schema):
+class DatabaseHealthSchema(ResponseSchema):
     path = fields.String(metadata={"description": "a SQLite file, or a PostgreSQL DSN without its password"})
     journal_mode = fields.String(metadata={"description": "SQLite only"})
     busy_timeout_ms = fields.Integer(metadata={"description": "SQLite only"})
@@ -297,7 +320,7 @@ class DatabaseHealthSchema(Schema):
     unavailable_since = fields.String(metadata={"description": "since when (UTC, ISO 8601)"})
 
 
-class HealthSchema(Schema):
+class HealthSchema(ResponseSchema):
     """GET /api/health."""
 
     status = fields.String(required=True, metadata={"description": "ok or degraded"})
