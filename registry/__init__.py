@@ -38,7 +38,7 @@ def create_app(config: dict[str, Any] | None = None, service: RegistryService | 
         app.config["ADMIN_TOKENS"] = load_tokens(app.config["ADMIN_TOKEN_FILE"])
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = secrets.token_hex(32)
-    from registry.api import register_api
+    from registry.api import cached_reads, register_api
     from registry.api.chat import chat_limits
     from registry.chat.chat_sessions import ChatSessionStore
     from registry.dashboard import dashboard_parts, register_dashboard
@@ -54,8 +54,10 @@ def create_app(config: dict[str, Any] | None = None, service: RegistryService | 
         parts=dashboard_parts(),
     )
     app.extensions[STATE_KEY] = state
-    # First, so its clock starts before any other hook can answer a request.
-    state.metrics = metrics.install(app, service)
     register_api(app)
     register_dashboard(app)
+    # WSGI wrappers, innermost first: the cached profile reads in front of Flask, then the metrics around both, so
+    # its clock starts before anything answers and a fast answer is counted too.
+    cached_reads.install(app, service.chain)
+    state.metrics = metrics.install(app, service)
     return app

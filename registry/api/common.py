@@ -69,6 +69,11 @@ QUERY_CACHE_ENTRIES = 1024
 QUERY_CACHE_LONGEST = 256
 
 
+def known_query_registry(query: str) -> str | None:
+    """`?registry=` of a query string parsed before (or empty), without a request; None if it was not seen yet."""
+    return _REGISTRY_BY_QUERY.get(query) if query else ""
+
+
 def query_registry() -> str:
     """`?registry=` parsed as above."""
     query = request.environ.get("QUERY_STRING", "")

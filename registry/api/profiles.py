@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from flask import Response
 
-from registry.api.common import BadArgument, Blueprint, current_view, json_body, query_registry
+from registry.api.common import BadArgument, Blueprint, current_view, json_body, known_query_registry, query_registry
 from registry.api.fastdoc import documented_only
 from registry.api.schemas import (
     PROFILE_DOCUMENT,
@@ -39,10 +39,22 @@ def profile_slug_arg(raw: str) -> str:
         raise BadArgument("invalid profile slug") from exc
 
 
+# The keys of the bytes cached on a chain view: the routes below fill them, cached_answer reads them.
+def list_key(registry_slug: str) -> str:
+    return f"list:{registry_slug}"
+
+
+def detail_key(registry_slug: str, profile_slug: str) -> str:
+    return f"detail:{registry_slug}/{profile_slug}"
+
+
+MOCK_DETAIL_KEY = "detail:mock"
+
+
 def list_body(registry_slug: str) -> bytes:
     """The list route's bytes for one view and one `?registry=`, built once per database generation."""
     view = current_view()
-    cache_key = f"list:{registry_slug}"
+    cache_key = list_key(registry_slug)
     cached = view.cache.get(cache_key)
     if isinstance(cached, bytes):
         return cached
@@ -100,7 +112,7 @@ def profile_detail(slug: str) -> Response:
     profile_slug = profile_slug_arg(slug)
     view = current_view()
     if profile_slug == MOCK_PARITY_SLUG:
-        return cached_body(view, "detail:mock", lambda: mock_parity_entry(view))
+        return cached_body(view, MOCK_DETAIL_KEY, lambda: mock_parity_entry(view))
     registry_slug = query_registry()
 
     def build() -> ProfileEntry:
@@ -110,7 +122,7 @@ def profile_detail(slug: str) -> Response:
             found, profile = view.find_profile(profile_slug)
         return ProfileEntry(found, view.registry(found), profile)
 
-    return cached_body(view, f"detail:{registry_slug}/{profile_slug}", build)
+    return cached_body(view, detail_key(registry_slug, profile_slug), build)
 
 
 # strict_slashes=False: the reference also serves `/<slug>/` (contract §4.2).
@@ -140,6 +152,35 @@ def profile_in_default_registry(slug: str) -> Response:
     registry_slug = query_registry() or view.default_registry
     return cached_body(
         view,
-        f"detail:{registry_slug}/{profile_slug}",
+        detail_key(registry_slug, profile_slug),
         lambda: ProfileEntry(registry_slug, view.registry(registry_slug), view.profile(registry_slug, profile_slug)),
     )
+
+
+def cached_answer(view: ChainView, path: str, query: str) -> bytes | None:
+    """The bytes the list or detail route would answer to `GET path?query`, if the view already holds them.
+
+    None when the request is anything else, its bytes are not cached yet, or its `?registry=` has not been parsed
+    before: the route then answers (and fills the cache) as usual. Only a request the route would answer 200 with
+    exactly these bytes is a hit: the same slug parsing, the same query reading, the same cache keys.
+    """
+    registry_slug = known_query_registry(query)
+    if registry_slug is None:
+        return None
+    if path == blp.url_prefix:
+        key = list_key(registry_slug)
+    else:
+        raw = path[len(PROFILE_PATH_PREFIX) :] if path.startswith(PROFILE_PATH_PREFIX) else ""
+        # `/<slug>/` and `/<slug>/default` are other routes' business; a non-ASCII path is decoded by werkzeug.
+        if not raw or "/" in raw or not raw.isascii():
+            return None
+        try:
+            profile_slug = parse_profile_slug(raw)
+        except SlugError:
+            return None
+        key = MOCK_DETAIL_KEY if profile_slug == MOCK_PARITY_SLUG else detail_key(registry_slug, profile_slug)
+    body = view.cache.get(key)
+    return body if isinstance(body, bytes) else None
+
+
+PROFILE_PATH_PREFIX = f"{blp.url_prefix}/"

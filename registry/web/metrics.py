@@ -27,6 +27,8 @@ PREFIX = "profile_registry"
 # Read routes answer in well under a millisecond, writes and chat runs take longer: buckets for both ends.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 UNMATCHED = "(unmatched)"
+# Where a WSGI layer that answers before Flask builds a request (registry/api/cached_reads.py) names the route.
+FAST_ROUTE_KEY = "profile_registry.route"
 
 
 class ServiceCollector(Collector):
@@ -138,7 +140,9 @@ def install(app: Flask, service: RegistryService) -> CollectorRegistry:
             rule = getattr(req, "url_rule", None)
             method = req.method if req is not None else str(environ.get("REQUEST_METHOD", "")).upper()
             code = int(status[:3]) if status[:3].isdigit() else 500
-            key = (method, rule.rule if rule is not None else UNMATCHED, code)
+            # An answer from the cached reads (registry/api/cached_reads.py) built no request: it names its route.
+            route = rule.rule if rule is not None else environ.get(FAST_ROUTE_KEY, UNMATCHED)
+            key = (method, route, code)
             return start_response(status, headers, exc_info)
 
         try:
