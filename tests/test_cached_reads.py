@@ -10,6 +10,8 @@ import pytest
 from conftest import registry_payload, write_row
 from flask import request_started
 
+from registry.api import common
+
 # Requests the list and detail routes answer 200: the first fills the cache through Flask, the second is a hit.
 CACHED = [
     "/api/chat/profiles",
@@ -34,6 +36,12 @@ NOT_CACHED = [
     ("OPTIONS", "/api/chat/profiles"),
     ("GET", "/api/chat/profile"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def empty_query_cache(monkeypatch):
+    """Each test starts with no parsed query strings (the cache is the process's, shared by every app)."""
+    monkeypatch.setattr(common, "_REGISTRY_BY_QUERY", {})
 
 
 @pytest.fixture
@@ -77,6 +85,17 @@ def test_a_cache_hit_is_answered_before_flask_with_the_same_status_headers_and_b
     assert first.status_code == 200 and not took_fast_path(first)
     assert took_fast_path(second)
     assert (second.status, list(second.headers), second.data) == (first.status, list(first.headers), first.data)
+
+
+def test_a_full_query_cache_does_not_slow_plain_registry_queries(db, make_app, monkeypatch):
+    # A client sending many distinct query strings fills the bounded cache of parsed ones (registry/api/common.py);
+    # the plain `?registry=<slug>` form is read without it.
+    monkeypatch.setattr(common, "_REGISTRY_BY_QUERY", {f"registry=default&n={n}": "default" for n in range(1024)})
+    client = FlaskCalls(make_app(db))
+    client.get("/api/chat/profiles/alpha?registry=team")
+    assert took_fast_path(client.get("/api/chat/profiles/alpha?registry=team"))
+    client.get("/api/chat/profiles/alpha?registry=team&n=1")
+    assert not took_fast_path(client.get("/api/chat/profiles/alpha?registry=team&n=1"))
 
 
 @pytest.mark.parametrize(("method", "url"), NOT_CACHED)

@@ -70,8 +70,25 @@ QUERY_CACHE_LONGEST = 256
 
 
 def known_query_registry(query: str) -> str | None:
-    """`?registry=` of a query string parsed before (or empty), without a request; None if it was not seen yet."""
-    return _REGISTRY_BY_QUERY.get(query) if query else ""
+    """`?registry=` read without a request, as query_registry reads it; None when that needs werkzeug's parser
+    (or the value is invalid, which the route answers 400).
+
+    The plain form `registry=<slug>` is read here, so it never depends on the bounded cache below (a client that
+    filled it with distinct query strings slows nobody's plain requests); any other query string only if it was
+    parsed before.
+    """
+    if not query:
+        return ""
+    if query.startswith(REGISTRY_QUERY) and not any(c in query for c in "&;%+"):
+        # Nothing to percent-decode or split: the value is the rest of the string, as request.args would give it.
+        try:
+            return registry_arg(query[len(REGISTRY_QUERY) :])
+        except BadArgument:
+            return None
+    return _REGISTRY_BY_QUERY.get(query)
+
+
+REGISTRY_QUERY = "registry="
 
 
 def query_registry() -> str:
