@@ -232,7 +232,7 @@ def test_an_unexpected_failure_is_the_html_500_page(client, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("registry.dashboard.views.registry_rows", explode)
+    monkeypatch.setattr("registry.dashboard.read_views.registry_rows", explode)
     response = client.get("/")
     assert response.status_code == 500
     assert response.mimetype == "text/html"

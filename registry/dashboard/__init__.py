@@ -14,7 +14,9 @@ def dashboard_parts() -> dict[type, object]:
 
 
 def register_dashboard(app: Flask) -> None:
-    """Mount the dashboard blueprint at `/`."""
-    from registry.dashboard.views import bp
+    """Mount the dashboard blueprint at `/`, with the routes and error pages of its modules."""
+    # Imported for their decorators, which add the routes and error handlers to `bp`.
+    from registry.dashboard import backup_views, login_views, page_errors, read_views  # noqa: F401
+    from registry.dashboard.blueprint import bp
 
     app.register_blueprint(bp)
