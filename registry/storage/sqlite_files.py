@@ -12,12 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from registry.domain.errors import StartupError
-from registry.storage.wal_ownership import foreign_wal_reason
+from registry.storage.wal_ownership import SQLITE_HEADER, foreign_wal_reason
 
 log = logging.getLogger(__name__)
 
-# The first 16 bytes of every SQLite database file.
-SQLITE_HEADER = b"SQLite format 3\x00"
 # UTC time in file names this service gives: snapshots (`profiles.db.bak.YYYYMMDD-HHMMSS`, as in the runbook) and
 # the stale -wal/-shm files it moves aside.
 FILE_STAMP = "%Y%m%d-%H%M%S"

@@ -20,6 +20,9 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+# The first 16 bytes of every SQLite database file (defined in the lowest module that reads one).
+SQLITE_HEADER = b"SQLite format 3\x00"
+
 WAL_HEADER_SIZE = 32
 WAL_FRAME_HEADER_SIZE = 24
 WAL_MAGIC = (0x377F0682, 0x377F0683)
@@ -58,7 +61,7 @@ def foreign_wal_reason(db_path: Path) -> str | None:
 def _main_page_size(db_path: Path) -> int | None:
     with db_path.open("rb") as handle:
         header = handle.read(100)
-    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+    if len(header) < 100 or not header.startswith(SQLITE_HEADER):
         return None
     size = struct.unpack(">H", header[16:18])[0]
     return 65536 if size == 1 else size

@@ -7,8 +7,8 @@ from pathlib import Path
 from registry.storage.backups.files import remember_sha, sha256_file
 from registry.storage.backups.manifests import SnapshotInfo, read_manifest, unlisted_info
 from registry.storage.interface import CheckedDatabase, Progress, SnapshotError, SnapshotNotFound
-from registry.storage.sqlite_files import SQLITE_HEADER
 from registry.storage.sqlite_store import check_database_file
+from registry.storage.wal_ownership import SQLITE_HEADER
 
 
 def check_header(path: Path) -> None:
