@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -80,6 +81,15 @@ def test_backup_prints_the_path_and_backups_lists_it(seeded_db, capsys):
     assert main(["backups", "--db", str(seeded_db), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [(s["name"], s["verified"], list(s["registries"])) for s in listed] == [(path.name, True, ["default"])]
+
+
+def test_backups_says_a_runbook_copy_can_be_restored(seeded_db, capsys):
+    copy = seeded_db.with_name("profiles.db.bak.20260101-000000")
+    shutil.copyfile(seeded_db, copy)  # the runbook's `cp`: no manifest
+    assert main(["backups", "--db", str(seeded_db)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(copy.name))
+    assert row.endswith("no manifest (a copy); restorable: restore checks the file first")
+    assert main(["restore", copy.name, "--db", str(seeded_db)]) == 0
 
 
 def test_backup_dir_source_flags_and_keep(seeded_db, tmp_path, capsys):

@@ -52,10 +52,19 @@ def run(args: argparse.Namespace) -> int:
                 str(s.size),
                 ",".join(sorted(s.registries)) or "-",
                 str(s.newest_updated_at_ms) if s.newest_updated_at_ms is not None else "-",
-                "yes" if s.verified else f"no: {s.problem}",
+                verified_cell(s),
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
     return 0
+
+
+def verified_cell(snapshot: backups.SnapshotInfo) -> str:
+    """The VERIFIED column; a runbook `cp` copy says it can still be restored (the restore checks the file first)."""
+    if snapshot.verified:
+        return "yes"
+    if snapshot.restorable:
+        return "no manifest (a copy); restorable: restore checks the file first"
+    return f"no: {snapshot.problem}"
