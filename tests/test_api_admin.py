@@ -398,6 +398,10 @@ def test_openapi_documents_every_write_route(client):
     assert {"put", "delete"} <= set(paths["/api/registries/{slug}"])
     assert "bearerAuth" in spec["components"]["securitySchemes"]
     assert "422" in paths["/api/chat/profiles"]["post"]["responses"]
+    patch = paths["/api/chat/profiles/{slug}"]["patch"]["responses"]
+    assert {"200", "400", "401", "403", "404", "409", "413", "422"} <= set(patch)
+    assert "REGISTRY_MAX_ROW_BYTES" in patch["413"]["description"]
+    assert {"200", "201", "413"} <= set(paths["/api/registries/{slug}"]["put"]["responses"])
 
 
 # --- over real HTTP ------------------------------------------------------------------------------------------------

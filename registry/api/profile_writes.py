@@ -17,15 +17,14 @@ from registry.api.common import Blueprint, current_view, dumped, json_body, regi
 from registry.api.profiles import profile_document, profile_slug_arg
 from registry.api.schemas import ProfileDocumentSchema, ProfileEntry
 from registry.api.write_access import (
-    ERRORS,
     EXPECTED_VERSION_PARAM,
     REGISTRY_PARAM,
     SECURITY,
     SOURCE,
-    TOO_LARGE,
     chosen_registry,
     expected_version_query,
     guard_write,
+    write_errors,
     writer,
 )
 from registry.api.write_schemas import DefaultResultSchema, ProfileCreateSchema, ProfilePatchSchema, SetDefaultSchema
@@ -44,13 +43,7 @@ class ProfileCreate(MethodView):
     @blp.doc(parameters=[REGISTRY_PARAM], security=SECURITY)
     @blp.arguments(ProfileCreateSchema())
     @blp.response(201, ProfileDocumentSchema)
-    @blp.alt_response(400, **ERRORS)
-    @blp.alt_response(401, **ERRORS)
-    @blp.alt_response(403, **ERRORS)
-    @blp.alt_response(404, **ERRORS)
-    @blp.alt_response(409, **ERRORS)
-    @blp.alt_response(422, **ERRORS)
-    @blp.alt_response(413, **TOO_LARGE)
+    @write_errors(blp, 400, 401, 403, 404, 409, 422, 413)
     def post(self, body: dict[str, Any]) -> Response:
         """Create a profile (version 1); the registry's first profile becomes its default."""
         registry_slug = chosen_registry(body)
@@ -73,13 +66,7 @@ class ProfileWrite(MethodView):
     @blp.doc(parameters=[REGISTRY_PARAM], security=SECURITY)
     @blp.arguments(ProfilePatchSchema())
     @blp.response(200, ProfileDocumentSchema)
-    @blp.alt_response(400, **ERRORS)
-    @blp.alt_response(401, **ERRORS)
-    @blp.alt_response(403, **ERRORS)
-    @blp.alt_response(404, **ERRORS)
-    @blp.alt_response(409, **ERRORS)
-    @blp.alt_response(422, **ERRORS)
-    @blp.alt_response(413, **TOO_LARGE)
+    @write_errors(blp, 400, 401, 403, 404, 409, 422, 413)
     def patch(self, body: dict[str, Any], slug: str) -> Response:
         """Update a profile: given fields replace the stored ones; `extensions` merge by key."""
         profile_slug = profile_slug_arg(slug)
@@ -94,11 +81,7 @@ class ProfileWrite(MethodView):
 
     @blp.doc(parameters=[REGISTRY_PARAM, EXPECTED_VERSION_PARAM], security=SECURITY)
     @blp.response(204)
-    @blp.alt_response(400, **ERRORS)
-    @blp.alt_response(401, **ERRORS)
-    @blp.alt_response(403, **ERRORS)
-    @blp.alt_response(404, **ERRORS)
-    @blp.alt_response(409, **ERRORS)
+    @write_errors(blp, 400, 401, 403, 404, 409)
     def delete(self, slug: str) -> Response:
         """Delete a profile (`?expected_version=` is the profile's version); refused while others stack on it."""
         profile_slug = profile_slug_arg(slug)
@@ -114,11 +97,7 @@ class ProfileSetDefault(MethodView):
     @blp.doc(parameters=[REGISTRY_PARAM], security=SECURITY)
     @blp.arguments(SetDefaultSchema())
     @blp.response(200, DefaultResultSchema)
-    @blp.alt_response(400, **ERRORS)
-    @blp.alt_response(401, **ERRORS)
-    @blp.alt_response(403, **ERRORS)
-    @blp.alt_response(404, **ERRORS)
-    @blp.alt_response(409, **ERRORS)
+    @write_errors(blp, 400, 401, 403, 404, 409)
     def post(self, body: dict[str, Any], slug: str) -> Response:
         """Make the profile its registry's default (`expected_version` is the registry's version)."""
         profile_slug = profile_slug_arg(slug)

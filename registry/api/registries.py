@@ -10,14 +10,13 @@ from flask.views import MethodView
 
 from registry.api.common import Blueprint, current_view, dumped, service
 from registry.api.write_access import (
-    ERRORS,
     EXPECTED_VERSION_PARAM,
     SECURITY,
     SOURCE,
-    TOO_LARGE,
     expected_version_query,
     guard_write,
     registry_slug_arg,
+    write_errors,
     writer,
 )
 from registry.api.write_schemas import RegistryPutSchema, RegistrySummary, RegistrySummarySchema
@@ -59,12 +58,7 @@ class RegistryWrite(MethodView):
     @blp.arguments(RegistryPutSchema())
     @blp.response(200, RegistrySummarySchema)
     @blp.alt_response(201, schema=RegistrySummarySchema, description="created")
-    @blp.alt_response(400, **ERRORS)
-    @blp.alt_response(401, **ERRORS)
-    @blp.alt_response(403, **ERRORS)
-    @blp.alt_response(409, **ERRORS)
-    @blp.alt_response(422, **ERRORS)
-    @blp.alt_response(413, **TOO_LARGE)
+    @write_errors(blp, 400, 401, 403, 409, 422, 413)
     def put(self, body: dict[str, Any], slug: str) -> Response:
         """Create or replace a registry (the profile map is replaced wholesale; registry metadata kept)."""
         registry_slug = registry_slug_arg(slug)
@@ -81,11 +75,7 @@ class RegistryWrite(MethodView):
 
     @blp.doc(parameters=[EXPECTED_VERSION_PARAM], security=SECURITY)
     @blp.response(204)
-    @blp.alt_response(400, **ERRORS)
-    @blp.alt_response(401, **ERRORS)
-    @blp.alt_response(403, **ERRORS)
-    @blp.alt_response(404, **ERRORS)
-    @blp.alt_response(409, **ERRORS)
+    @write_errors(blp, 400, 401, 403, 404, 409)
     def delete(self, slug: str) -> Response:
         """Delete a registry; refused while profiles in other registries stack on its profiles."""
         writer().delete_registry(registry_slug_arg(slug), expected_version=expected_version_query())

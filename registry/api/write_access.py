@@ -3,17 +3,20 @@ and `?expected_version=` arguments, and the OpenAPI fragments the write routes d
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import current_app, g, request
 
-from registry.api.common import BadArgument, current_view, registry_arg
+from registry.api.common import BadArgument, Blueprint, current_view, registry_arg
 from registry.api.schemas import ErrorBodySchema
 from registry.domain.errors import ReadOnlyStore, SlugError
 from registry.domain.model import parse_registry_slug
 from registry.service.writes import RegistryWriter
 from registry.web.app_state import app_state
 from registry.web.auth import bearer_actor
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 SOURCE = "api"  # metadata.source of every write made through this API
 
@@ -32,6 +35,17 @@ EXPECTED_VERSION_PARAM = {
     "description": "refuse with 409 unless the stored version equals this",
 }
 REGISTRY_PARAM = {"in": "query", "name": "registry", "schema": {"type": "string"}, "required": False}
+
+
+def write_errors(blp: Blueprint, *statuses: int) -> Callable[[F], F]:
+    """Document a write route's JSON error answers (413 with what makes a body too large)."""
+
+    def decorate(view: F) -> F:
+        for status in statuses:
+            view = blp.alt_response(status, **(TOO_LARGE if status == 413 else ERRORS))(view)
+        return view
+
+    return decorate
 
 
 def writer() -> RegistryWriter:
