@@ -144,14 +144,14 @@ BENCHES: dict[str, dict[str, Any]] = {
         "file": "metrics_cost.py",
         "options": {"seconds": 6.0},
         "pairs": [
-            ("detail route with the /metrics hooks vs without, req/s", "routes.detail.with.rps",
+            ("detail route with the /metrics wrapper vs without, req/s", "routes.detail.with.rps",
              "routes.detail.without.rps", "routes.detail.ratio"),
             ("list route with vs without, req/s", "routes.list.with.rps", "routes.list.without.rps",
              "routes.list.ratio"),
             ("detail route CPU per request with vs without, us", "routes.detail.with.cpu_us_per_request",
              "routes.detail.without.cpu_us_per_request", None),
-            ("the two hooks timed in-process vs a detail request's CPU without metrics, us", "hooks.us_per_request",
-             "hooks.detail_cpu_us_without", "hooks.share_of_detail_cpu"),
+            ("the wrapper timed in-process vs a detail request's CPU without metrics, us",
+             "wrapper.us_per_request", "wrapper.detail_cpu_us_without", "wrapper.share_of_detail_cpu"),
         ],
     },
     "dashboard": {

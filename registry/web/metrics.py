@@ -151,6 +151,7 @@ def install(app: Flask, service: RegistryService) -> CollectorRegistry:
             if key is not None:
                 observe(key, started)
 
+    counted.__wrapped__ = flask_wsgi_app  # type: ignore[attr-defined]  # what it wraps (bench/metrics_cost.py)
     app.wsgi_app = counted  # type: ignore[method-assign]
 
     @app.get("/metrics")
