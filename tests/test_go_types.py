@@ -158,6 +158,26 @@ def test_fields_match_case_insensitively_like_gos_decoder(tmp_path, make_app):
     assert quarantined(make_app(db).test_client()) == {"default": reason}
 
 
+def test_the_two_non_ascii_runes_go_folds_onto_ascii_letters_match_too(tmp_path, make_app):
+    """bytes.EqualFold folds U+017F (long s) onto "s" and U+212A (Kelvin sign) onto "k": `\u017flug` is `slug`."""
+    db = tmp_path / "runes.db"
+    settings = {"ModelInfo": {"context_window": 8, "quality_high_watermar\u212a": 1.5}}
+    write_row(db, "default", registry_payload("default", {"p": {"inference_settings": settings}}))
+    where = "/profiles/p/inference_settings/ModelInfo/quality_high_watermar\u212a"
+    assert quarantined(make_app(db).test_client()) == {"default": f"{where}: the number 1.5 cannot be decoded into Go int"}
+    # The profile decoder reads a key spelled with the long s as the field it folds onto.
+    from registry.domain.model import decode_profile
+    assert decode_profile({"\u017flug": "p", "di\u017fplay_name": "Shown"}, "p")["display_name"] == "Shown"
+
+
+@given(st.dictionaries(st.text(alphabet="sSkKlugLUG_\u017f\u212a\u00e9", max_size=5), st.integers(), max_size=6),
+       st.sampled_from(["slug", "sku", "ks", "lug_s", "g"]))
+def test_folding_an_object_once_finds_what_a_scan_per_field_finds(obj, name):
+    """gojson.folded (one pass, used by the decoders) and gojson.field (a scan, the definition) agree, last key winning."""
+    from registry.domain import gojson
+    assert gojson.folded(obj).get(gojson.fold(name)) == gojson.field(obj, name)
+
+
 def test_keys_go_does_not_decode_are_ignored(tmp_path, make_app):
     """Unknown keys, at any level the reference decodes, are dropped by Go's decoder, never an error."""
     fields = {

@@ -22,7 +22,7 @@ import math
 from typing import Any
 
 from registry.domain import gojson
-from registry.domain.payload_validation import escape_pointer_token
+from registry.domain.payload_validation import pointer
 
 
 class GoType:
@@ -128,6 +128,11 @@ class Struct(GoType):
     def __init__(self, name: str, fields: dict[str, GoType], exact_only: frozenset[str] = frozenset()) -> None:
         self._name, self.fields = name, fields
         self.exact_only = exact_only  # names matched only as written (not Go fields, see INFERENCE_SETTINGS)
+        # Folded name -> field name, the first field in declaration order winning, as the scan in Go's decoder.
+        self._by_folded: dict[str, str] = {}
+        for field_name in fields:
+            if field_name not in exact_only:
+                self._by_folded.setdefault(gojson.fold(field_name), field_name)
 
     @property
     def name(self) -> str:
@@ -143,7 +148,7 @@ class Struct(GoType):
         # Exact names first, as Go's decoder looks them up; then the case-insensitive match.
         if key in self.fields:
             return key
-        return next((n for n in self.fields if n not in self.exact_only and gojson.names_field(key, n)), None)
+        return self._by_folded.get(gojson.fold(key))
 
     def children(self, value: Any) -> list[tuple[str, Any, GoType]]:
         out = []
@@ -393,21 +398,32 @@ def describe(value: Any) -> str:
 
 def first_problem(value: Any, go_type: GoType, base: str = "") -> tuple[str, str] | None:
     """(JSON pointer, reason) of the first value, in document order, that `go_type` cannot hold; None if it decodes."""
-    stack: list[tuple[str, Any, GoType]] = [(base, value, go_type)]
+    # A value's path is kept as (parent's path, key) and spelled as a pointer only for the one value that fails:
+    # every write and every changed row at load walk the whole payload, almost always without a problem.
+    stack: list[tuple[Any, Any, GoType]] = [(None, value, go_type)]
     while stack:
-        where, item, item_type = stack.pop()
+        path, item, item_type = stack.pop()
         if item is None:
             continue
         if isinstance(item, float) and not math.isfinite(item):
             # Python's json reads NaN, Infinity and 1e999; Go's decoder refuses all three.
-            return where, "the number is not a finite float64"
+            return _spelled(base, path), "the number is not a finite float64"
         reason = item_type.problem(item)
         if reason is not None:
-            return where, reason
+            return _spelled(base, path), reason
         children = item_type.children(item)
         for key, child, child_type in reversed(children):
-            stack.append((f"{where}/{escape_pointer_token(key)}", child, child_type))
+            stack.append(((path, key), child, child_type))
     return None
+
+
+def _spelled(base: str, path: Any) -> str:
+    """The JSON pointer of a path kept by first_problem as nested (parent's path, key) pairs."""
+    keys: list[str] = []
+    while path is not None:
+        path, key = path
+        keys.append(key)
+    return pointer(base, reversed(keys))
 
 
 class GoDecodeError(ValueError):

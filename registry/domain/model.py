@@ -121,14 +121,14 @@ def _decode_stack(value: Any, where: str) -> list[dict[str, str]]:
         raise DecodeError(f"{where}: expected an array, got {type(value).__name__}")
     refs = []
     for i, item in enumerate(value):
-        ref = _decode_object(item, f"{where}[{i}]") or {}
+        ref = gojson.folded(_decode_object(item, f"{where}[{i}]") or {})
         refs.append(
             {
                 "registry_slug": _decode_slug(
-                    "registry", gojson.field(ref, "registry_slug"), f"{where}[{i}].registry_slug"
+                    "registry", ref.get("registry_slug"), f"{where}[{i}].registry_slug"
                 ),
                 "profile_slug": _decode_slug(
-                    "profile", gojson.field(ref, "profile_slug"), f"{where}[{i}].profile_slug"
+                    "profile", ref.get("profile_slug"), f"{where}[{i}].profile_slug"
                 ),
             }
         )
@@ -137,39 +137,41 @@ def _decode_stack(value: Any, where: str) -> list[dict[str, str]]:
 
 def decode_profile(value: Any, where: str) -> Profile | None:
     """Decode one profile object; None stays None so validation can report it as nil."""
-    obj = _decode_object(value, where)
-    if obj is None:
+    raw = _decode_object(value, where)
+    if raw is None:
         return None
+    obj = gojson.folded(raw)  # every field below is one lookup, not one pass over the keys
     return {
-        "slug": _decode_slug("profile", gojson.field(obj, "slug"), f"{where}.slug"),
-        "display_name": _decode_str(gojson.field(obj, "display_name"), f"{where}.display_name"),
-        "description": _decode_str(gojson.field(obj, "description"), f"{where}.description"),
-        "stack": _decode_stack(gojson.field(obj, "stack"), f"{where}.stack"),
-        "inference_settings": _decode_object(gojson.field(obj, "inference_settings"), f"{where}.inference_settings"),
-        "metadata": dict(_decode_object(gojson.field(obj, "metadata"), f"{where}.metadata") or {}),
-        "extensions": dict(_decode_object(gojson.field(obj, "extensions"), f"{where}.extensions") or {}),
+        "slug": _decode_slug("profile", obj.get("slug"), f"{where}.slug"),
+        "display_name": _decode_str(obj.get("display_name"), f"{where}.display_name"),
+        "description": _decode_str(obj.get("description"), f"{where}.description"),
+        "stack": _decode_stack(obj.get("stack"), f"{where}.stack"),
+        "inference_settings": _decode_object(obj.get("inference_settings"), f"{where}.inference_settings"),
+        "metadata": dict(_decode_object(obj.get("metadata"), f"{where}.metadata") or {}),
+        "extensions": dict(_decode_object(obj.get("extensions"), f"{where}.extensions") or {}),
     }
 
 
 def decode_registry(payload: Any) -> Registry:
     """Decode a parsed registry payload into the normalised dict every other module works on."""
-    obj = _decode_object(payload, "registry")
-    if obj is None:
+    raw = _decode_object(payload, "registry")
+    if raw is None:
         raise DecodeError("registry: payload is null")
-    profiles_raw = _decode_object(gojson.field(obj, "profiles"), "registry.profiles") or {}
+    obj = gojson.folded(raw)
+    profiles_raw = _decode_object(obj.get("profiles"), "registry.profiles") or {}
     profiles: dict[str, Profile | None] = {}
     for key, value in profiles_raw.items():
         slug_key = _decode_slug("profile", key, "registry.profiles key")
         profiles[slug_key] = decode_profile(value, f"registry.profiles[{key}]")
     return {
-        "slug": _decode_slug("registry", gojson.field(obj, "slug"), "registry.slug"),
-        "display_name": _decode_str(gojson.field(obj, "display_name"), "registry.display_name"),
-        "description": _decode_str(gojson.field(obj, "description"), "registry.description"),
+        "slug": _decode_slug("registry", obj.get("slug"), "registry.slug"),
+        "display_name": _decode_str(obj.get("display_name"), "registry.display_name"),
+        "description": _decode_str(obj.get("description"), "registry.description"),
         "default_profile_slug": _decode_slug(
-            "profile", gojson.field(obj, "default_profile_slug"), "registry.default_profile_slug"
+            "profile", obj.get("default_profile_slug"), "registry.default_profile_slug"
         ),
         "profiles": profiles,
-        "metadata": dict(_decode_object(gojson.field(obj, "metadata"), "registry.metadata") or {}),
+        "metadata": dict(_decode_object(obj.get("metadata"), "registry.metadata") or {}),
     }
 
 
