@@ -22,6 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from registry import create_app
+from registry.domain import gojson
+from registry.domain.model import decode_profile
 from registry.web.app_state import app_state
 from registry.web.auth import AdminToken
 
@@ -164,17 +166,19 @@ def test_the_two_non_ascii_runes_go_folds_onto_ascii_letters_match_too(tmp_path,
     settings = {"ModelInfo": {"context_window": 8, "quality_high_watermar\u212a": 1.5}}
     write_row(db, "default", registry_payload("default", {"p": {"inference_settings": settings}}))
     where = "/profiles/p/inference_settings/ModelInfo/quality_high_watermar\u212a"
-    assert quarantined(make_app(db).test_client()) == {"default": f"{where}: the number 1.5 cannot be decoded into Go int"}
+    reason = f"{where}: the number 1.5 cannot be decoded into Go int"
+    assert quarantined(make_app(db).test_client()) == {"default": reason}
     # The profile decoder reads a key spelled with the long s as the field it folds onto.
-    from registry.domain.model import decode_profile
     assert decode_profile({"\u017flug": "p", "di\u017fplay_name": "Shown"}, "p")["display_name"] == "Shown"
 
 
 @given(st.dictionaries(st.text(alphabet="sSkKlugLUG_\u017f\u212a\u00e9", max_size=5), st.integers(), max_size=6),
        st.sampled_from(["slug", "sku", "ks", "lug_s", "g"]))
 def test_folding_an_object_once_finds_what_a_scan_per_field_finds(obj, name):
-    """gojson.folded (one pass, used by the decoders) and gojson.field (a scan, the definition) agree, last key winning."""
-    from registry.domain import gojson
+    """gojson.folded (one pass, used by the decoders) and gojson.field (a scan, the definition) agree.
+
+    Both let the last of several keys folding alike win, as Go's decoder does.
+    """
     assert gojson.folded(obj).get(gojson.fold(name)) == gojson.field(obj, name)
 
 
