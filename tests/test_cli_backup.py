@@ -104,6 +104,16 @@ def test_backup_dir_source_flags_and_keep(seeded_db, tmp_path, capsys):
     assert "no snapshots" in capsys.readouterr().out
 
 
+def test_restore_says_a_row_with_the_same_stamp_is_only_the_same_by_its_stamp(seeded_db, capsys):
+    """The summary compares updated_at_ms; a row edited in the sqlite3 shell keeps its stamp (runbook walk, row 4)."""
+    stamp = backups.live_registries(target_from_path(seeded_db))["default"]
+    main(["backup", "--db", str(seeded_db)])
+    name = Path(capsys.readouterr().out.strip()).name
+    write_row(seeded_db, "default", registry_payload("default", {"edited": {}}), stamp)
+    assert main(["restore", name, "--db", str(seeded_db)]) == 0
+    assert f"  default: same updated_at_ms (live was {stamp}, now {stamp})" in capsys.readouterr().out
+
+
 def test_backup_of_a_missing_database_is_one_line_and_creates_nothing(tmp_path, capsys):
     assert main(["backup", "--db", str(tmp_path / "nope.db")]) == 2
     assert (

@@ -40,6 +40,10 @@ class SnapshotSchema(ResponseSchema):
     newest_updated_at_ms = fields.Integer(allow_none=True)
     problem = fields.String(allow_none=True)
     reason = fields.String()
+    quarantined = fields.List(
+        fields.String(),
+        metadata={"description": "rows kept as they were but quarantined: a whole restore of this snapshot is refused"},
+    )
 
 
 class BackupListSchema(ResponseSchema):

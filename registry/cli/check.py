@@ -85,11 +85,16 @@ def parse_pair(value: str, sep: str) -> tuple[str, str]:
 
 def expectations_from_manifest(manifest: dict[str, Any]) -> Expectations:
     """Every profile and default recorded in a snapshot manifest."""
+    return expectations_from(manifest.get("profiles") or {}, manifest.get("default_profiles") or {})
+
+
+def expectations_from(profiles: dict[str, list[str]], defaults: dict[str, str]) -> Expectations:
+    """Every profile and default of a snapshot, by registry."""
     exp = Expectations()
-    for registry, names in (manifest.get("profiles") or {}).items():
+    for registry, names in profiles.items():
         exp.registries.add(registry)
         exp.profiles.update((registry, name) for name in names)
-    for registry, default in (manifest.get("default_profiles") or {}).items():
+    for registry, default in defaults.items():
         exp.registries.add(registry)
         if default:
             exp.defaults[registry] = default
@@ -304,7 +309,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--from-snapshot",
         metavar="NAME_OR_PATH",
-        help="expect every profile and default recorded in this snapshot's manifest",
+        help="expect every profile and default of this snapshot (its manifest, or the file itself for a cp copy)",
     )
     # The runbook's last check is "one profile-selected chat request". By default it goes to mock_parity, the
     # deterministic engine every service has, so a check never calls (or pays for) a real model unless told to.
@@ -322,16 +327,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def load_expectations(args: argparse.Namespace) -> Expectations:
-    """Flags plus, with --from-snapshot, the manifest's profiles and defaults."""
+    """Flags plus, with --from-snapshot, the snapshot's profiles and defaults (from its manifest, else the file)."""
     exp = Expectations()
     if args.from_snapshot:
         candidate = Path(args.from_snapshot)
         if not candidate.is_file():
             candidate = backups.find_snapshot(database_target(args), args.from_snapshot, backup_dir(args)).path
         manifest = backups.read_manifest(candidate)
-        if manifest is None:
-            raise backups.SnapshotError(f"{candidate.name} has no manifest to take expectations from")
-        exp = expectations_from_manifest(manifest)
+        if manifest is not None:
+            exp = expectations_from_manifest(manifest)
+        else:
+            # A runbook `cp` copy: no manifest, so the file itself, checked as restore checks it, says what it holds.
+            _, checked = backups.check_unlisted(candidate)
+            exp = expectations_from(checked.profiles, checked.defaults)
     for value in args.expect_profile:
         exp.profiles.add(parse_pair(value, "/"))
     for value in args.expect_default:

@@ -76,8 +76,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"restored {target.location} from {result.snapshot.path}")
     print(f"safety snapshot of the previous state: {result.safety_snapshot.path}")
     for change in result.changes:
+        # The comparison is by updated_at_ms only: a row edited with the sqlite3 shell keeps its stamp, so "same"
+        # says what was compared (`profile-registry diff` compares the contents).
+        relation = "same updated_at_ms" if change.change == "same" else change.change
         print(
-            f"  {change.slug}: {change.change} (live was {change.live_updated_at_ms}, "
+            f"  {change.slug}: {relation} (live was {change.live_updated_at_ms}, "
             f"now {change.snapshot_updated_at_ms})"
         )
     return 0

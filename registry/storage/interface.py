@@ -116,8 +116,8 @@ class StoreHealth:
 
     `settings` holds the engine's own facts by name (SQLite: journal_mode, busy_timeout_ms); a caller shows
     them as they are and never branches on them. `problem` is set while the engine cannot be used (a database
-    server that went away): the store then serves its last loaded rows and refuses writes; `problem_since_ms`
-    says since when (milliseconds since the epoch).
+    server that went away, a table dropped under the service): the store then serves its last loaded rows and
+    refuses writes; `problem_since_ms` says since when (milliseconds since the epoch).
     """
 
     location: str

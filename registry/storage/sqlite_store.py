@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from registry.domain import gojson
-from registry.domain.errors import ReadOnlyStore, RegistryError, StartupError
+from registry.domain.errors import ReadOnlyStore, RegistryError, StartupError, StoreUnavailable
 from registry.domain.model import (
     encode_registry,
 )
@@ -160,6 +160,10 @@ class SQLiteRegistryStore:
         self._rows = RowLoader(max_row_bytes=max_row_bytes)
         self._snapshot = StoreSnapshot()
         self.created = False
+        # Why the rows could not be read again (the table dropped with the sqlite3 shell, a damaged page), and since
+        # when: the last rows loaded are served meanwhile, health says degraded, writes are 503. None when fine.
+        self._problem: str | None = None
+        self._problem_since_ms: int | None = None
 
     # --- opening ------------------------------------------------------------------------------------------
 
@@ -283,13 +287,38 @@ class SQLiteRegistryStore:
         except sqlite3.ProgrammingError as exc:  # closed by close() from another thread
             raise RegistryError("sqlite profile store closed") from exc
         if version != reader.seen:
-            with self._lock, storage_errors():
+            with self._lock:
                 if self._closed:
                     raise RegistryError("sqlite profile store closed")
-                self._snapshot = self._load(reader.conn)
+                try:
+                    with storage_errors():
+                        self._snapshot = self._load(reader.conn)
+                except StorageError as exc:
+                    # Keep serving what was loaded, and look again on the next request (seen is not moved on).
+                    self._note_problem(str(exc))
+                    return self._snapshot
+                self._note_problem(None)
             reader.seen = version
         reader.wal_header = header
         return self._snapshot
+
+    def _note_problem(self, reason: str | None) -> None:
+        """Record (or clear) why the rows cannot be read; logged once when it starts and when it ends."""
+        if reason is not None and self._problem is None:
+            self._problem_since_ms = int(time.time() * 1000)
+            log.error("cannot read the rows of %s: %s (serving the rows loaded before; writes refused)",
+                      self.target.path, reason)
+        elif reason is None and self._problem is not None:
+            log.info("the rows of %s can be read again", self.target.path)
+            self._problem_since_ms = None
+        self._problem = reason
+
+    def _refuse_while_unreadable(self) -> None:
+        """StoreUnavailable (503) while the rows cannot be read: a write would act on a table that is not there."""
+        self.snapshot()  # looks again, so a table put back is written to at once
+        if self._problem is not None:
+            since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((self._problem_since_ms or 0) / 1000))
+            raise StoreUnavailable(f"not stored: {self.target.path} cannot be read since {since}: {self._problem}")
 
     def _notice_replaced_file(self, *, recheck_after: float = 0.0) -> None:
         replacement = self._identity.replaced(recheck_after=recheck_after)
@@ -367,7 +396,7 @@ class SQLiteRegistryStore:
                 "journal_mode": self._watcher.execute("PRAGMA journal_mode").fetchone()[0],
                 "busy_timeout_ms": self._watcher.execute("PRAGMA busy_timeout").fetchone()[0],
             }
-        return StoreHealth(str(self.target.path), self.read_only, settings)
+        return StoreHealth(str(self.target.path), self.read_only, settings, self._problem, self._problem_since_ms)
 
     def changed_since(self, generation: int) -> bool:
         return self.snapshot().generation != generation
@@ -410,6 +439,7 @@ class SQLiteRegistryStore:
         self._notice_replaced_file()
         if self.write_refusal:
             raise ReadOnlyStore(f"store is read-only: {self.write_refusal}")
+        self._refuse_while_unreadable()
         with storage_errors():
             conn = self.connect()
         try:

@@ -84,6 +84,19 @@ def test_backup_with_a_bad_live_row_keeps_the_row_and_lists_it_quarantined(seede
     assert main(["backups", "--db", str(seeded_db), "--backup-dir", str(snaps), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert listed[0]["verified"] is True
+    # Listed as verified (the file is what the manifest says), and as holding a row a whole restore refuses.
+    assert listed[0]["quarantined"] == ["broken"]
+    assert main(["backups", "--db", str(seeded_db), "--backup-dir", str(snaps)]) == 0
+    assert "yes; quarantined rows kept as they were (broken): a whole restore refuses it" in capsys.readouterr().out
+
+
+def test_the_dashboard_says_which_rows_of_a_verified_snapshot_are_quarantined(seeded_db, snaps, make_app, capsys):
+    break_a_row(seeded_db)
+    assert main(["backup", "--db", str(seeded_db), "--backup-dir", str(snaps)]) == 0
+    capsys.readouterr()
+    page = make_app(seeded_db, BACKUP_DIR=str(snaps)).test_client().get("/")
+    assert page.status_code == 200
+    assert "quarantined rows kept: broken; a whole restore refuses it" in page.get_data(as_text=True)
 
 
 def test_cli_restore_of_a_good_snapshot_over_a_bad_live_row(seeded_db, snaps, capsys):

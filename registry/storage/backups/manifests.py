@@ -50,6 +50,13 @@ class SnapshotInfo:
         """
         return self.verified or self.problem == NO_MANIFEST
 
+    @property
+    def quarantined(self) -> list[str]:
+        """Slugs of the rows the snapshot keeps as they were but quarantined (a backup taken while the live database
+        had bad rows): the file is a faithful copy, but a whole restore of it is refused until they are repaired."""
+        rows = self.manifest.get("quarantined") if self.verified else None
+        return sorted(rows) if isinstance(rows, dict) else []
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for `backups --json` and the API."""
         return {
@@ -63,6 +70,7 @@ class SnapshotInfo:
             "newest_updated_at_ms": self.newest_updated_at_ms,
             "problem": self.problem,
             "reason": self.manifest.get("reason", ""),
+            "quarantined": self.quarantined,
         }
 
 
