@@ -603,7 +603,7 @@ def render(
         "so the load average above is part of the conditions. Clients and servers share the cores too. The read, "
         "PostgreSQL read and metrics benchmarks drive their load with wrk (one thread, 16 keep-alive connections) "
         "when it is installed, so the client takes little of the CPU the servers need; the `driver` in their "
-        "figures says which client ran. The scaling table and the peer use wrk too, with "
+        "figures says which client ran. The scaling table and the peer use wrk too when it is installed, with "
         f"{options.clients} connections. The write, backup and dashboard benchmarks time single requests with a "
         "stdlib `http.client` client on loopback (their baselines are measured the same way)."
     )

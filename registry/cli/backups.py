@@ -64,8 +64,7 @@ def run(args: argparse.Namespace) -> int:
 def verified_cell(snapshot: backups.SnapshotInfo) -> str:
     """The VERIFIED column; a runbook `cp` copy says it can still be restored (the restore checks the file first)."""
     if snapshot.verified and snapshot.quarantined:
-        kept = ", ".join(snapshot.quarantined)
-        return f"yes; quarantined rows kept as they were ({kept}): a whole restore refuses it"
+        return f"yes; quarantined rows kept as they were ({snapshot.quarantined_text()}): a whole restore refuses it"
     if snapshot.verified:
         return "yes"
     if snapshot.restorable:

@@ -99,6 +99,49 @@ def test_the_dashboard_says_which_rows_of_a_verified_snapshot_are_quarantined(se
     assert "quarantined rows kept: broken; a whole restore refuses it" in page.get_data(as_text=True)
 
 
+def crafted_manifest(seeded_db: Path, snaps: Path, capsys, change) -> Path:  # type: ignore[no-untyped-def]
+    """A real snapshot whose manifest is then rewritten by `change` (bytes -> bytes): anyone with access to the
+    backup folder can do it."""
+    assert main(["backup", "--db", str(seeded_db), "--backup-dir", str(snaps)]) == 0
+    snapshot = Path(capsys.readouterr().out.strip())
+    manifest = Path(f"{snapshot}.manifest.json")
+    manifest.write_bytes(change(manifest.read_bytes()))
+    return snapshot
+
+
+def test_a_crafted_manifest_listing_many_quarantined_rows_shows_ten_of_them(seeded_db, snaps, make_app, capsys):
+    def many(raw: bytes) -> bytes:
+        data = json.loads(raw)
+        data["quarantined"] = {f"row{i:04d}" + "x" * 200: "bad" for i in range(1000)}
+        return json.dumps(data).encode()
+
+    crafted_manifest(seeded_db, snaps, capsys, many)
+    page = make_app(seeded_db, BACKUP_DIR=str(snaps)).test_client().get("/").get_data(as_text=True)
+    assert "and 990 more; a whole restore refuses it" in page
+    assert "row0010" not in page and "x" * 100 not in page
+    assert main(["backups", "--db", str(seeded_db), "--backup-dir", str(snaps)]) == 0
+    assert "and 990 more): a whole restore refuses it" in capsys.readouterr().out
+
+
+def test_an_oversized_or_binary_manifest_is_refused_unread_and_only_that_snapshot(seeded_db, snaps, make_app, capsys):
+    from registry.storage.backups.manifests import MAX_MANIFEST_BYTES
+
+    def padded(raw: bytes) -> bytes:  # still a valid manifest, with a field nobody reads
+        data = json.loads(raw)
+        data["padding"] = "p" * MAX_MANIFEST_BYTES
+        return json.dumps(data).encode()
+
+    big = crafted_manifest(seeded_db, snaps, capsys, padded)
+    binary = crafted_manifest(seeded_db, snaps, capsys, lambda raw: b"\xff\xfe" + raw)
+    assert main(["backups", "--db", str(seeded_db), "--backup-dir", str(snaps), "--json"]) == 0
+    listed = {item["name"]: item for item in json.loads(capsys.readouterr().out)}
+    assert listed[big.name]["verified"] is False
+    assert f"manifest is larger than the {MAX_MANIFEST_BYTES} bytes" in listed[big.name]["problem"]
+    assert listed[binary.name]["verified"] is False
+    assert "manifest is not UTF-8 text" in listed[binary.name]["problem"]
+    assert make_app(seeded_db, BACKUP_DIR=str(snaps)).test_client().get("/").status_code == 200
+
+
 def test_cli_restore_of_a_good_snapshot_over_a_bad_live_row(seeded_db, snaps, capsys):
     assert main(["backup", "--db", str(seeded_db), "--backup-dir", str(snaps)]) == 0
     good = Path(capsys.readouterr().out.strip())

@@ -57,6 +57,13 @@ class SnapshotInfo:
         rows = self.manifest.get("quarantined") if self.verified else None
         return sorted(rows) if isinstance(rows, dict) else []
 
+    def quarantined_text(self, shown: int = 10) -> str:
+        """The quarantined slugs for a person to read: the first `shown`, each cut to a slug's length, then a count
+        (a manifest is a file anyone with access to the backup folder can edit)."""
+        slugs = self.quarantined
+        text = ", ".join(slug if len(slug) <= 64 else slug[:63] + "…" for slug in slugs[:shown])
+        return text + (f" and {len(slugs) - shown} more" if len(slugs) > shown else "")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for `backups --json` and the API."""
         return {
@@ -104,19 +111,32 @@ def new_manifest(
     }
 
 
+# The largest manifest read. One written here lists every registry's profile slugs: a few hundred KiB for 10,000
+# profiles. Anyone who can write to the backup folder can put a larger one there, and every listing (the dashboard,
+# `backups`, retention) reads every manifest, so a larger one is refused unread, like a manifest that does not parse.
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+
+
 def read_manifest(snapshot_path: Path) -> dict[str, Any] | None:
     """The manifest's JSON, or None when there is none; SnapshotError when it exists but is unreadable."""
     path = manifest_path(snapshot_path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_MANIFEST_BYTES + 1)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise SnapshotError(f"{path.name}: cannot read manifest: {exc.strerror}") from exc
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise SnapshotError(f"{path.name}: manifest is larger than the {MAX_MANIFEST_BYTES} bytes a manifest may have")
     try:
-        data = json.loads(text)
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SnapshotError(f"{path.name}: manifest is not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
     except json.JSONDecodeError as exc:
         raise SnapshotError(f"{path.name}: manifest is not JSON: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise SnapshotError(f"{path.name}: manifest is nested too deeply") from exc
     if not isinstance(data, dict):
         raise SnapshotError(f"{path.name}: manifest is not a JSON object")
     problem = manifest_problem(data)
