@@ -450,6 +450,7 @@ def test_a_runbook_cp_backup_without_a_manifest_can_be_restored_after_its_check(
     log_in(client)
     row = row_of(client.get("/").get_data(as_text=True), "name", copy.name)
     assert "no manifest" in row and f'href="/backups/{copy.name}/restore"' in row
+    assert 'class="quarantined"' not in row  # a copy to be checked, not a damaged file: not red
     page = client.get(f"/backups/{copy.name}/restore")
     html = page.get_data(as_text=True)
     assert page.status_code == 200, html

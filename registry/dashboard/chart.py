@@ -140,7 +140,8 @@ def render_chart(points: list[ChartPoint], width: int = WIDTH, variant: str = "c
                 f'r="{radius}"><title>{escape(tip)}</title></circle>'
             )
     else:
-        parts.append(f'<text class="chart-axis" x="{left}" y="{top2 + 16}">no readable snapshot</text>')
+        missing = "no snapshot with a recorded updated_at_ms"
+        parts.append(f'<text class="chart-axis" x="{left}" y="{top2 + 16}">{missing}</text>')
 
     # Shared x axis: the first and last snapshot times (on a phone without "UTC", the second without its date when
     # both fall on the same day, so the two fit side by side).
